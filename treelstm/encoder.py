@@ -1,0 +1,179 @@
+"""TreeLSTM: run a cell over a batch of trees, level by level, in one pass.
+
+Two propagation modes give the same numbers:
+
+* ``"fast"`` (default): the input projection ``W x + b`` of every node in one matrix
+  multiply, then one cell call per level of the :class:`~treelstm.schedule.LevelSchedule`,
+  driven by torch index operations on whatever device ``x`` is on. States live in
+  level-ordered buffers, so each level writes a contiguous block.
+* ``"dgl"``: DGL's own message passing, ``dgl.prop_nodes`` over the topological frontiers
+  with message and reduce functions (how DGL's Tree-LSTM example runs). The reference
+  the fast mode is tested against; CPU only, since PyPI's DGL is CPU-only.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from treelstm._dgl import dgl
+from treelstm.cells import TreeCell
+from treelstm.schedule import LevelSchedule, sibling_ranks
+
+__all__ = ["TreeLSTM", "TreeLSTMOutput", "run_levels"]
+
+
+class TreeLSTMOutput(NamedTuple):
+    """Every node's hidden state ``h`` and memory ``c`` (``None`` for a GRU cell), ``(N, H)``."""
+
+    h: Tensor
+    c: Tensor | None
+
+
+def run_levels(
+    cell: TreeCell, x: Tensor, schedule: LevelSchedule, return_gates: bool = False
+) -> tuple[tuple[Tensor, ...], dict[str, Tensor]]:
+    """Compute every node's states with ``cell``, level by level (the fast mode).
+
+    Args:
+        cell: a :class:`~treelstm.cells.TreeCell`.
+        x: ``(N, input_size)``, node inputs in node-id order, on any device.
+        schedule: the batch's level schedule (moved to ``x.device`` here, once).
+        return_gates: also collect the gate activations.
+
+    Returns:
+        The states (one ``(N, H)`` tensor per ``cell.state_names``) and the gates
+        (``{}`` unless asked for), both in node-id order.
+    """
+    s = schedule.to(x.device)
+    wx = cell.project(x.index_select(0, s.order))  # every node's W x + b, level order
+    n, H = wx.shape[0], cell.hidden_size
+    states = [wx.new_zeros(n, H) for _ in cell.state_names]
+    gates: dict[str, list[Tensor]] = {}
+    for level in range(s.num_levels):
+        a, b = s.offsets[level], s.offsets[level + 1]
+        ea, eb = s.edge_offsets[level], s.edge_offsets[level + 1]
+        child = s.child[ea:eb]
+        new, level_gates = cell(
+            wx[a:b], tuple(state.index_select(0, child) for state in states), s.parent[ea:eb], s.slot[ea:eb], return_gates
+        )
+        for state, value in zip(states, new):
+            state[a:b] = value
+        for name, value in (level_gates or {}).items():
+            gates.setdefault(name, []).append(value)
+    by_node = {name: torch.cat(values) for name, values in gates.items()}
+    if cell.per_child_gate in by_node:  # edge order -> the child's row
+        by_node[cell.per_child_gate] = wx.new_zeros(n, H).index_copy(0, s.child, by_node[cell.per_child_gate])
+    return (
+        tuple(state.index_select(0, s.position) for state in states),
+        {name: value.index_select(0, s.position) for name, value in by_node.items()},
+    )
+
+
+class TreeLSTM(nn.Module):
+    r"""Runs a Tree-LSTM (or Tree-GRU) cell over a batch of trees.
+
+    .. code:: python
+
+        h, c = TreeLSTM(cell)(graph, x)
+        h, c, gates = TreeLSTM(cell)(graph, x, return_gates=True)
+
+    Args:
+        cell: a :class:`~treelstm.cells.ChildSumTreeLSTMCell`, :class:`~treelstm.cells.NaryTreeLSTMCell`,
+            :class:`~treelstm.cells.ChildSumTreeGRUCell`, or any :class:`~treelstm.cells.TreeCell`.
+        mode: ``"fast"`` or ``"dgl"`` (see the module docstring); an attribute, so it can be switched.
+
+    Inputs:
+        graph: a DGLGraph (usually ``dgl.batch`` or :func:`treelstm.trees.batch` of many
+            trees) whose edges go child -> parent; ``edata["slot"]`` orders the children
+            of N-ary cells.
+        x: ``(N, input_size)`` input of every node (zero rows where a node has none).
+        schedule: the graph's :class:`~treelstm.schedule.LevelSchedule`, if the caller
+            computed it already (e.g. at collate time); ``"fast"`` mode only.
+        return_gates: also return a dict of gate activations, each ``(N, H)``: the node
+            gates (``i``, ``o``, ``u``; ``z``, ``h_hat`` for the GRU) and the per-child gates
+            (``f``; ``r`` for the GRU), whose row ``k`` is the gate its parent applied to
+            node ``k`` (zero for roots).
+
+    Outputs:
+        ``(h, c)``: ``(N, H)`` each, every node's states (``c`` is ``None`` for a GRU cell);
+        ``(h, c, gates)`` with ``return_gates=True``.
+    """
+
+    def __init__(self, cell: TreeCell, mode: str = "fast"):
+        super().__init__()
+        self.cell, self.mode = cell, mode
+
+    def forward(
+        self, graph: dgl.DGLGraph, x: Tensor, schedule: LevelSchedule | None = None, return_gates: bool = False
+    ):
+        if x.dim() != 2 or x.shape[0] != graph.num_nodes():
+            raise ValueError(f"x must be (num_nodes={graph.num_nodes()}, input_size), got {tuple(x.shape)}")
+        if self.mode == "fast":
+            schedule = schedule or LevelSchedule.from_graph(graph)
+            _check_arity(self.cell, schedule.max_children)
+            states, gates = run_levels(self.cell, x, schedule, return_gates)
+        elif self.mode == "dgl":
+            states, gates = self._propagate_dgl(graph, x, return_gates)
+        else:
+            raise ValueError(f"mode must be 'fast' or 'dgl', got {self.mode!r}")
+        out = TreeLSTMOutput(states[0], states[1] if len(states) > 1 else None)
+        return (*out, gates) if return_gates else out
+
+    def _propagate_dgl(self, graph: dgl.DGLGraph, x: Tensor, return_gates: bool):
+        """The reference mode: DGL message passing over the topological frontiers."""
+        if x.device.type != "cpu":
+            raise ValueError("mode='dgl' runs on CPU only (PyPI's DGL is CPU-only); use mode='fast'")
+        cell, names = self.cell, self.cell.state_names
+        _check_arity(cell, int(graph.in_degrees().max()) if graph.num_edges() else 0)
+        child, parent = graph.edges()
+        slot = graph.edata["slot"] if "slot" in graph.edata else torch.from_numpy(
+            sibling_ranks(parent.numpy(), child.numpy())
+        )
+        frontiers = dgl.topological_nodes_generator(graph)
+        forgets: list[tuple[Tensor, Tensor]] = []  # (child ids, per-child gate) from each reduce call
+
+        def message(edges):
+            return {**{name: edges.src[name] for name in names}, "slot": edges.data["slot"], "k": edges.src["id"]}
+
+        def reduce(nodes):
+            B, deg = nodes.mailbox["slot"].shape
+            parent_row = torch.arange(B).repeat_interleave(deg)
+            children = tuple(nodes.mailbox[name].reshape(B * deg, -1) for name in names)
+            new, gates = cell(nodes.data["wx"], children, parent_row, nodes.mailbox["slot"].reshape(-1), return_gates)
+            return {**dict(zip(names, new)), **_node_gates(cell, gates, nodes.mailbox["k"].reshape(-1), forgets)}
+
+        with graph.local_scope():
+            graph.ndata["wx"] = wx = cell.project(x)
+            graph.edata["slot"] = slot
+            graph.ndata["id"] = torch.arange(len(x))
+            leaves, none = frontiers[0], torch.zeros(0, dtype=torch.long)
+            new, gates = cell(wx[leaves], tuple(x.new_zeros(0, cell.hidden_size) for _ in names), none, none, return_gates)
+            for name, value in {**dict(zip(names, new)), **_node_gates(cell, gates, none, forgets)}.items():
+                graph.ndata[name] = x.new_zeros(len(x), value.shape[1]).index_copy(0, leaves, value)
+            dgl.prop_nodes(graph, frontiers[1:], message, reduce, None)
+            states = tuple(graph.ndata[name] for name in names)
+            gates = {name[5:]: graph.ndata[name] for name in graph.ndata if name.startswith("gate_")}
+        if return_gates:
+            k, values = (torch.cat(parts) for parts in zip(*forgets))
+            gates[cell.per_child_gate] = x.new_zeros(len(x), cell.hidden_size).index_copy(0, k, values)
+        return states, gates
+
+
+def _node_gates(cell: TreeCell, gates: dict | None, child_ids: Tensor, forgets: list) -> dict[str, Tensor]:
+    """Split a cell's gates: node gates go back as ``gate_<name>`` node data; the per-child
+    gate is kept with its child ids in ``forgets``."""
+    if gates is None:
+        return {}
+    forgets.append((child_ids, gates[cell.per_child_gate]))
+    return {f"gate_{name}": value for name, value in gates.items() if name != cell.per_child_gate}
+
+
+def _check_arity(cell: TreeCell, max_children: int) -> None:
+    n_ary = getattr(cell, "n_ary", None)
+    if n_ary is not None and max_children > n_ary:
+        raise ValueError(
+            f"a node has {max_children} children, but {type(cell).__name__} takes at most n_ary={n_ary}"
+        )
