@@ -87,6 +87,7 @@ class ChainLSTM(nn.Module):
         if lstm.proj_size or not lstm.bias:
             raise ValueError("only torch.nn.LSTM with biases and without projections can be converted")
         chain = cls(lstm.input_size, lstm.hidden_size, lstm.num_layers, lstm.bidirectional, lstm.dropout, fused)
+        chain.to(lstm.weight_ih_l0)
         with torch.no_grad():
             for cell, (w_ih, w_hh, b_ih, b_hh) in zip(chain.cells, _chunks(lstm._flat_weights, 4)):
                 rows = _torch_rows(cell)

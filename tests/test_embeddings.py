@@ -1,0 +1,86 @@
+"""Vocabulary, GloVe reading (with its errors), and pretrained embedding tables."""
+
+import numpy as np
+import pytest
+import torch
+
+from treelstm.embeddings import Vectors, Vocabulary, pretrained_embedding, read_glove
+
+
+@pytest.fixture
+def glove_file(tmp_path):
+    path = tmp_path / "vectors.txt"
+    path.write_text("the 0.1 0.2 0.3\ndog -1 0.5 2e-1\n. . . 7 8 9\nParis 1 1 1\n", encoding="utf-8")
+    return path
+
+
+def test_vocabulary_ids_unknowns_and_round_trip(tmp_path):
+    vocab = Vocabulary.build([["a", "dog", "a"], ["cat", "a"]])
+    assert vocab.tokens[:3] == ["<pad>", "<unk>", "a"]
+    assert vocab.encode(["a", "zebra"]) == [2, 1]
+    assert vocab["zebra"] == 1 and "zebra" not in vocab
+    vocab.save(tmp_path / "vocab.txt")
+    assert Vocabulary.load(tmp_path / "vocab.txt").tokens == vocab.tokens
+    assert Vocabulary.build([["a", "b", "a"]], min_freq=2).tokens == ["<pad>", "<unk>", "a"]
+
+
+def test_vocabulary_accepts_any_script():
+    vocab = Vocabulary.build([["Ünïcödé", "日本語", "שלום"]])
+    assert vocab.encode(["日本語"]) == [3]
+
+
+def test_read_glove_whole_file_and_words_with_spaces(glove_file):
+    vectors = read_glove(glove_file)
+    assert vectors.words == ["the", "dog", ". . .", "Paris"] and vectors.dim == 3
+    assert vectors.matrix.dtype == np.float32
+    assert np.allclose(vectors.matrix[1], [-1, 0.5, 0.2]) and np.allclose(vectors.matrix[2], [7, 8, 9])
+
+
+def test_read_glove_keeps_only_wanted_words(glove_file):
+    assert read_glove(glove_file, keep=["The", "paris"]).words == ["the"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty file"),
+        ("the 0.1 0.2 0.3\ndog 0.1 0.2\n", ":2: expected a word and 3 numbers, found 2"),
+        ("the 0.1 0.2 0.3\ndog\n", ":2: expected a word and 3 numbers, found 0"),
+        ("the 0.1 0.2 0.3\ndog 0.1 abc 0.3\n", ":2: field 3 is 'abc', not a number"),
+        ("the 0.1 0.2 0.3\ndog 0.1 nan 0.3\n", ":2: the vector holds NaN or Inf"),
+    ],
+)
+def test_read_glove_reports_file_and_line(tmp_path, text, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        read_glove(path)
+
+
+def test_read_glove_checks_the_expected_dimension(glove_file):
+    with pytest.raises(ValueError, match=":1: expected a word and 4 numbers, found 3"):
+        read_glove(glove_file, dim=4)
+
+
+def test_pretrained_embedding_lookup_fallback_oov_and_coverage():
+    vectors = Vectors(["the", "paris"], np.array([[1, 1], [2, 2]], dtype=np.float32))
+    vocab = Vocabulary.build([["the", "Paris", "Zorg", "the"]])
+    embedding, coverage = pretrained_embedding(vocab, vectors, seed=3)
+    table = embedding.weight
+    assert torch.equal(table[vocab["the"]], torch.tensor([1.0, 1.0]))
+    assert torch.equal(table[vocab["Paris"]], torch.tensor([2.0, 2.0]))  # lowercase fallback
+    assert torch.equal(table[0], torch.zeros(2))
+    assert table[vocab["Zorg"]].abs().max() <= 0.05
+    again, _ = pretrained_embedding(vocab, vectors, seed=3)
+    other, _ = pretrained_embedding(vocab, vectors, seed=4)
+    assert torch.equal(again.weight, table) and not torch.equal(other.weight, table)
+    assert (coverage.types, coverage.exact, coverage.lowercased, coverage.missing) == (3, 1, 1, 1)
+    assert (coverage.tokens, coverage.tokens_covered) == (4, 3)
+    assert "2 of 3 token types" in str(coverage) and "75.00% of 4 running tokens" in str(coverage)
+
+
+def test_frozen_or_tuned():
+    vectors = Vectors(["a"], np.ones((1, 2), dtype=np.float32))
+    vocab = Vocabulary(["a"])
+    assert not pretrained_embedding(vocab, vectors, freeze=True)[0].weight.requires_grad
+    assert pretrained_embedding(vocab, vectors, freeze=False)[0].weight.requires_grad
