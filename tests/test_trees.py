@@ -171,3 +171,22 @@ def test_a_long_sentence_builds_fast_enough_to_use():
     tree = trees.from_parents(line)
     assert tree.root == 4999 and tree.slots.max() == 0
     assert np.array_equal(trees.from_parents(line).parents, trees.chain(5000).parents)
+
+
+def test_the_validation_table_in_the_docs_is_true():
+    """Every row of docs/trees.md's validation table raises exactly the message it shows."""
+    import re
+    from pathlib import Path
+
+    table = Path(__file__).resolve().parents[1] / "docs" / "trees.md"
+    rows = re.findall(r"^\| `((?:from_parents|from_ptb|chain)\(.*\))` \| `(.*)` \|$", table.read_text(), re.M)
+    assert len(rows) >= 10
+    for call, message in rows:
+        with pytest.raises(ValueError) as error:
+            eval(call, {name: getattr(trees, name) for name in trees.__all__})
+        assert str(error.value) == message, call
+
+
+def test_from_ptb_splits_on_ascii_whitespace_only():
+    tree = trees.from_ptb("(2 (2 nearly) (2 2\xa01\\/2))")
+    assert tree.tokens[:2] == ("nearly", "2\xa01\\/2")

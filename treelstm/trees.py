@@ -161,14 +161,16 @@ def from_parents(
     return _make_tree(np.asarray(parents, dtype=np.int64) - 1, tokens, None, max_children, "position", 1)
 
 
-_PTB_PIECE = re.compile(r"\(|\)|[^\s()]+")
+_PTB_PIECE = re.compile(r"\(|\)|[^ \t\r\n()]+")  # words may hold other spaces: SST has "2\xa01\/2"
 
 
 def from_ptb(text: str, *, binary: bool = True) -> Tree:
     """Build a tree from one PTB-bracketed tree, as in SST: ``(3 (2 It) (4 (2 's) (4 great)))``.
 
     Every bracket is ``(label child ...)``; a leaf is ``(label word)``. Leaves carry a
-    token and every node its label.
+    token and every node its label. Pieces are separated by ASCII whitespace only (SST has
+    a word with a no-break space in it); words are kept as written, PTB escapes such as
+    ``-LRB-`` and ``\\/`` included.
 
     Args:
         text: one bracketed tree.
