@@ -1,0 +1,19 @@
+"""Each benchmark's --smoke run, so the scripts cannot rot. Numbers are never asserted."""
+
+import importlib.util
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_embedding_loading_smoke(capsys):
+    rows = load("embedding_loading").main(["--smoke", "--repeat", "1"])
+    assert [what for what, _ in rows] == ["GloVe text, all 2,000 rows", "GloVe text, 100 wanted words"]
+    assert "| GloVe text, all 2,000 rows |" in capsys.readouterr().out
