@@ -58,6 +58,14 @@ class Tree:
     tokens: tuple[str | None, ...]
     labels: tuple[str | None, ...] | None = None
 
+    @classmethod
+    def of(cls, parents, slots, tokens=(), labels=None) -> "Tree":
+        """A tree from stored arrays (e.g. a dataset row written from ``tree.parents``/``tree.slots``),
+        without validation; ``tokens`` covers the first nodes, the rest get ``None``."""
+        parents = np.asarray(parents, dtype=np.int64)
+        tokens = tuple(tokens) + (None,) * (len(parents) - len(tokens))
+        return cls(parents, np.asarray(slots, dtype=np.int64), tokens, None if labels is None else tuple(labels))
+
     @property
     def num_nodes(self) -> int:
         return len(self.parents)
@@ -122,8 +130,7 @@ def _make_tree(parents, tokens, labels, max_children, name, base) -> Tree:
             raise ValueError(
                 f"{name} {k + base} has {counts[k]} children; at most {max_children} allowed"
             )
-    tokens = tuple(tokens) + (None,) * (len(parents) - len(tokens))
-    return Tree(parents, _slots(parents), tokens, None if labels is None else tuple(labels))
+    return Tree.of(parents, _slots(parents), tokens, labels)
 
 
 def from_parents(

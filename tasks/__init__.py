@@ -1,0 +1,1 @@
+"""The benchmark tasks: thin wiring of data, model head, loss and metrics (see treelstm.task.Task)."""

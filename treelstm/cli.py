@@ -1,0 +1,212 @@
+"""The ``treelstm`` command: train, evaluate, plot, reproduce.
+
+    treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
+    treelstm evaluate CHECKPOINT [--split test]
+    treelstm plot RUN_DIR
+    treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J]
+
+User errors (a bad config, a missing or malformed data file) print one line and exit with
+status 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from treelstm.config import Config, ConfigError, load_config
+
+PAPERS = Path(__file__).resolve().parents[1] / "configs" / "papers.yaml"
+
+
+def _data_root(args) -> Path:
+    root = args.data_dir or os.environ.get("TREELSTM_DATA")
+    if not root:
+        raise ConfigError("no data root: pass --data-dir or set TREELSTM_DATA (e.g. ../shared/data)")
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"data root {root} is not a folder")
+    return Path(root)
+
+
+def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool) -> dict:
+    from treelstm.training import train
+
+    start = time.perf_counter()
+    result = train(config, data_root, run_dir, progress=progress)
+    return result | {"wall_seconds": round(time.perf_counter() - start, 1), "run_dir": str(run_dir)}
+
+
+def run_seeds(configs: list[Config], seeds: int, data_root: Path, runs_dir: Path, jobs: int) -> list[list[dict]]:
+    """Train every config with ``seeds`` seeds (seed, seed+1, ...), ``jobs`` runs at a time."""
+    plan = [
+        (config.model_copy(update={"training": config.training.model_copy(update={"seed": config.training.seed + k})}),
+         i)
+        for i, config in enumerate(configs)
+        for k in range(seeds)
+    ]
+    results: list[list[dict]] = [[] for _ in configs]
+    if jobs == 1 or len(plan) == 1:
+        for config, i in plan:
+            run_dir = runs_dir / config.name / f"seed-{config.training.seed}"
+            results[i].append(_run_one(config, data_root, run_dir, progress=True))
+        return results
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        futures = {
+            pool.submit(_run_one, c, data_root, runs_dir / c.name / f"seed-{c.training.seed}", False): i
+            for c, i in plan
+        }
+        with tqdm(total=len(futures), desc="runs", unit="run") as bar:
+            for future in as_completed(futures):
+                result = future.result()
+                results[futures[future]].append(result)
+                bar.set_postfix_str(f"{result['name']} seed {result['seed']}: {_short(result['test'])}")
+                bar.update()
+    for rows in results:
+        rows.sort(key=lambda r: r["seed"])
+    return results
+
+
+def _short(metrics: dict) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
+
+def summarize(results: list[dict]) -> dict[str, tuple[float, float]]:
+    """Mean and sample standard deviation of each test metric over seeds."""
+    names = results[0]["test"].keys()
+    values = {name: [r["test"][name] for r in results] for name in names}
+    return {n: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for n, v in values.items()}
+
+
+def _cmd_train(args) -> None:
+    config = load_config(args.config, args.set)
+    data_root = _data_root(args)
+    (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs)
+    summary = summarize(results)
+    out = Path(args.runs_dir) / config.name
+    (out / "summary.json").write_text(json.dumps({"runs": results, "mean_std": summary}, indent=2), encoding="utf-8")
+    print(f"{config.name}: test " + ", ".join(f"{k} {m:.4f} ({s:.4f})" for k, (m, s) in summary.items())
+          + f" over {len(results)} seed(s); runs in {out}")
+
+
+def _cmd_evaluate(args) -> None:
+    from treelstm.checkpoint import load_checkpoint
+    from treelstm.training import _batches, evaluate, load_splits
+
+    task, model, vocab, meta = load_checkpoint(Path(args.checkpoint))
+    split = load_splits(task, _data_root(args))[args.split]
+    metrics = evaluate(task, model, [task.collate(b, vocab) for b in _batches(split, 256)], split)
+    print(json.dumps({"split": args.split, "epoch": meta.get("epoch"), **metrics}, indent=2))
+
+
+def _cmd_plot(args) -> None:
+    from treelstm.plots import plot_run
+
+    print(plot_run(Path(args.run_dir)))
+
+
+def _cmd_reproduce(args) -> None:
+    tables = yaml.safe_load(PAPERS.read_text(encoding="utf-8"))
+    if args.table not in tables:
+        raise ConfigError(f"unknown table {args.table!r}; known: {', '.join(tables)}")
+    table = tables[args.table]
+    rows = [r for r in table["rows"] if not args.quick or r.get("headline")]
+    seeds = 1 if args.quick else args.seeds
+    configs = [load_config(PAPERS.parent / row["config"], args.set) for row in rows]
+    start = time.perf_counter()
+    results = run_seeds(configs, seeds, _data_root(args), Path(args.runs_dir), args.jobs)
+    markdown = render_table(table, rows, results, seeds, time.perf_counter() - start)
+    out = Path(args.runs_dir) / "reproduce" / f"{args.table}{'-quick' if args.quick else ''}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown, encoding="utf-8")
+    print(markdown + f"\n(saved to {out})")
+
+
+def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds: int, seconds: float) -> str:
+    """A markdown table: each row's mean (std) over seeds beside the paper's."""
+    metrics = table["metrics"]
+    head = "| row | " + " | ".join(f"{m} (ours) | {m} (paper)" for m in metrics) + " | s/run |"
+    lines = [f"### {table['title']}", "", head, "|---|" + "---:|" * (2 * len(metrics) + 1)]
+    for row, runs in zip(rows, results):
+        ours = summarize(runs)
+        cells = []
+        for m in metrics:
+            mean, std = ours[m]
+            paper = row.get("paper", {}).get(m)
+            cells += [_fmt(mean, std if seeds > 1 else None, table), _fmt(*paper, table) if paper else "—"]
+        wall = statistics.fmean(r["wall_seconds"] for r in runs)
+        lines.append(f"| {row['name']} | " + " | ".join(cells) + f" | {wall:.0f} |")
+    lines += ["", f"Ours: mean (std) over {seeds} seed(s), best dev epoch each; {seconds / 60:.1f} min wall time.",
+              f"Paper: {table['source']}"]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(mean: float, std: float | None, table: dict) -> str:
+    scale, digits = table.get("scale", 1), table.get("digits", 4)
+    return f"{mean * scale:.{digits}f}" + ("" if std is None else f" ({std * scale:.{digits}f})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="treelstm", description="Tree-LSTM training, evaluation and paper tables.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(p, runs=True):
+        p.add_argument("--data-dir", help="data root (default: $TREELSTM_DATA)")
+        if runs:
+            p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
+            p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                           help="override a config value, e.g. model.hidden_size=168 (repeatable)")
+            p.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each (default 1)")
+
+    p = commands.add_parser("train", help="train a config; best epoch on dev, evaluated on test")
+    p.add_argument("config")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds; reports mean (std)")
+    common(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = commands.add_parser("evaluate", help="evaluate a checkpoint folder on a split")
+    p.add_argument("checkpoint")
+    p.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    common(p, runs=False)
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = commands.add_parser("plot", help="draw a run's training curves to a PNG")
+    p.add_argument("run_dir")
+    p.set_defaults(func=_cmd_plot)
+
+    p = commands.add_parser("reproduce", help="run a paper table's configs and print ours beside the paper's")
+    p.add_argument("table", help="e.g. tai2015-sick, tai2015-sst")
+    p.add_argument("--quick", action="store_true", help="the headline row only, one seed")
+    p.add_argument("--seeds", type=int, default=5)
+    common(p)
+    p.set_defaults(func=_cmd_reproduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        if args.debug:
+            raise
+        print(f"treelstm: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("treelstm: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

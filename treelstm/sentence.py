@@ -1,0 +1,67 @@
+"""SentenceEncoder: words -> embeddings -> a Tree-LSTM or chain LSTM -> node and sentence vectors."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from treelstm.batch import TreeBatch
+from treelstm.cells import ChildSumTreeGRUCell, ChildSumTreeLSTMCell, NaryTreeLSTMCell
+from treelstm.chain import ChainLSTM
+from treelstm.encoder import TreeLSTM
+
+__all__ = ["SentenceEncoder"]
+
+
+class SentenceEncoder(nn.Module):
+    """Embeds each node's word and runs a recurrent model over the batch's trees or chains.
+
+    Args:
+        embedding: the word table (row 0, ``<pad>``, is the input of nodes without a word).
+        cell: ``"childsum"``, ``"nary"`` (binary), ``"childsum-gru"`` (Tree-LSTM/GRU over trees) or
+            ``"lstm"`` (a :class:`~treelstm.chain.ChainLSTM` over chains).
+        hidden_size, num_layers, bidirectional: the recurrent model's sizes (layers and
+            directions for ``"lstm"`` only).
+        output_gate: Tree-LSTM cells only.
+
+    Outputs of ``forward(batch)``: ``(nodes, sentences)`` -- every node's vector ``(N, out_size)``
+    and each tree's ``(B, out_size)``: the root's ``h`` for trees; for chains the last layer's
+    final states, forward and backward concatenated.
+    """
+
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        cell: str,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        output_gate: bool = True,
+    ):
+        super().__init__()
+        self.embedding, self.cell_name = embedding, cell
+        dim = embedding.embedding_dim
+        if cell == "lstm":
+            self.recurrent = ChainLSTM(dim, hidden_size, num_layers=num_layers, bidirectional=bidirectional)
+            self.out_size = hidden_size * (2 if bidirectional else 1)
+            return
+        if num_layers != 1 or bidirectional:
+            raise ValueError(f"cell {cell!r} runs over trees: num_layers must be 1 and bidirectional false")
+        cells = {
+            "childsum": lambda: ChildSumTreeLSTMCell(dim, hidden_size, output_gate=output_gate),
+            "nary": lambda: NaryTreeLSTMCell(dim, hidden_size, n_ary=2, output_gate=output_gate),
+            "childsum-gru": lambda: ChildSumTreeGRUCell(dim, hidden_size),
+        }
+        if cell not in cells:
+            raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join([*cells, 'lstm'])}")
+        self.recurrent = TreeLSTM(cells[cell]())
+        self.out_size = hidden_size
+
+    def forward(self, batch: TreeBatch) -> tuple[Tensor, Tensor]:
+        x = self.embedding(batch.token_ids.to(self.embedding.weight.device))
+        if self.cell_name == "lstm":
+            nodes, (h_n, _) = self.recurrent(batch.graph, x, batch.schedule)
+            D = 2 if self.recurrent.bidirectional else 1
+            return nodes, torch.cat(list(h_n[-D:]), dim=1)
+        h = self.recurrent(batch.graph, x, batch.schedule).h
+        return h, h.index_select(0, batch.roots.to(h.device))

