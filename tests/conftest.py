@@ -46,3 +46,90 @@ def mixed_trees(rng):
 @pytest.fixture
 def binary_trees(rng):
     return [trees.from_ptb(random_ptb(n, rng)) for n in (1, 2, 4, 6, 9, 13)]
+
+
+WORDS = ["a", "dog", "cat", "man", "runs", "sleeps", "the", "big", "small", "happy", "sad", "park", "plays", "in"]
+
+
+def _sentence(rng, n):
+    return [WORDS[i] for i in rng.integers(0, len(WORDS), n)]
+
+
+def _cparents_line(n, rng):
+    tree = trees.from_ptb(random_ptb(n, rng))
+    return " ".join(str(p + 1) for p in tree.parents)
+
+
+def write_sick(root, rng, sizes=(40, 12, 12)):
+    for split, size in zip(("train", "dev", "test"), sizes):
+        folder = root / "sick" / "treelstm" / split
+        folder.mkdir(parents=True)
+        files = {name: [] for name in ("id.txt", "sim.txt", "a.toks", "b.toks", "a.parents", "b.parents",
+                                       "a.cparents", "b.cparents")}
+        for k in range(size):
+            files["id.txt"].append(str(k + 1))
+            files["sim.txt"].append(f"{rng.uniform(1, 5):.1f}")
+            for side in "ab":
+                n = int(rng.integers(1, 9))
+                files[f"{side}.toks"].append(" ".join(_sentence(rng, n)))
+                files[f"{side}.parents"].append(random_parents_line(n, rng))
+                files[f"{side}.cparents"].append(_cparents_line(n, rng))
+        for name, lines in files.items():
+            (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_sst(root, rng, sizes=(40, 12, 12)):
+    folder = root / "sst" / "trees"
+    folder.mkdir(parents=True)
+    for split, size in zip(("train", "dev", "test"), sizes):
+        lines = []
+        for _ in range(size):
+            line = random_ptb(int(rng.integers(1, 9)), rng)
+            for k in range(8):  # give the leaves real words
+                line = line.replace(f" w{k})", f" {WORDS[int(rng.integers(0, len(WORDS)))]})")
+            lines.append(line)
+        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_vectors(root, rng, dim=6):
+    folder = root / "embeddings"
+    folder.mkdir(parents=True)
+    rows = [w + " " + " ".join(f"{v:.4f}" for v in rng.standard_normal(dim)) for w in WORDS[:-2]]
+    (folder / "tiny.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def data_root(tmp_path):
+    """A tiny synthetic data root in the published layouts: SICK, SST and a GloVe file."""
+    rng = np.random.default_rng(7)
+    root = tmp_path / "data"
+    write_sick(root, rng)
+    write_sst(root, rng)
+    write_vectors(root, rng)
+    return root
+
+
+SICK_CONFIG = """
+name: tiny-sick
+task: relatedness
+data: {dataset: sick, tree: dependency}
+embeddings: {vectors: tiny.txt, freeze: true}
+model: {cell: childsum, hidden_size: 8, output_gate: false, head_hidden: 5}
+training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
+"""
+
+SST_CONFIG = """
+name: tiny-sst
+task: sentiment
+data: {dataset: sst, tree: constituency, subtask: fine}
+embeddings: {vectors: tiny.txt, freeze: false, lr: 0.1}
+model: {cell: nary, hidden_size: 8, dropout: 0.5}
+training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
+"""
+
+
+@pytest.fixture
+def configs(tmp_path):
+    (tmp_path / "sick.yaml").write_text(SICK_CONFIG, encoding="utf-8")
+    (tmp_path / "sst.yaml").write_text(SST_CONFIG, encoding="utf-8")
+    return tmp_path

@@ -37,7 +37,7 @@ from treelstm.schedule import find_roots, heights, sibling_ranks
 if TYPE_CHECKING:  # spaCy is only needed by from_spacy's caller
     from spacy.tokens import Doc, Span
 
-__all__ = ["Tree", "from_parents", "from_ptb", "from_spacy", "chain", "batch"]
+__all__ = ["Tree", "from_parents", "from_ptb", "from_spacy", "chain", "batch", "token_spans", "subtree_reduce"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,18 +105,35 @@ def _check_tree(parents: np.ndarray, name: str, base: int) -> None:
         raise ValueError(f"cycle: {name} {int(stuck[0]) + base} never reaches the root")
 
 
+def subtree_reduce(parents: np.ndarray, values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+    """Fold ``values`` over every subtree with ``ufunc`` (e.g. ``np.minimum``, ``np.add``):
+    ``out[j] = ufunc.reduce(values[k] for k in subtree(j))``, lowest nodes first."""
+    out = np.array(values, copy=True)
+    height = heights(parents)
+    for h in range(int(height.max())):
+        nodes = np.flatnonzero((height == h) & (parents >= 0))
+        ufunc.at(out, parents[nodes], out[nodes])
+    return out
+
+
 def _slots(parents: np.ndarray) -> np.ndarray:
     """Rank each node among its siblings by the smallest node index in its subtree."""
-    n = len(parents)
-    smallest = np.arange(n)
-    height = heights(parents)
-    for h in range(int(height.max())):  # lowest first, so each subtree is complete when used
-        nodes = np.flatnonzero((height == h) & (parents >= 0))
-        np.minimum.at(smallest, parents[nodes], smallest[nodes])
+    smallest = subtree_reduce(parents, np.arange(len(parents)), np.minimum)
     children = np.flatnonzero(parents >= 0)
-    slots = np.zeros(n, dtype=np.int64)
+    slots = np.zeros(len(parents), dtype=np.int64)
     slots[children] = sibling_ranks(parents[children], smallest[children])
     return slots
+
+
+def token_spans(tree: Tree) -> np.ndarray:
+    """``(n, 3)``: for each node, the first and last token index in its subtree and how many
+    tokens it holds (the span is contiguous when ``last - first + 1 == count``)."""
+    has_token = np.array([t is not None for t in tree.tokens])
+    index = np.arange(tree.num_nodes)
+    first = subtree_reduce(tree.parents, np.where(has_token, index, tree.num_nodes), np.minimum)
+    last = subtree_reduce(tree.parents, np.where(has_token, index, -1), np.maximum)
+    count = subtree_reduce(tree.parents, has_token.astype(np.int64), np.add)
+    return np.stack([first, last, count], axis=1)
 
 
 def _make_tree(parents, tokens, labels, max_children, name, base) -> Tree:

@@ -1,0 +1,129 @@
+"""The treelstm command end to end on tiny synthetic data: train, evaluate, plot, reproduce, errors."""
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from treelstm import cli
+from treelstm.checkpoint import load_checkpoint
+
+
+def run(*argv):
+    return cli.main([str(a) for a in argv])
+
+
+def test_train_writes_a_complete_run_folder(data_root, configs, tmp_path, capsys):
+    assert run("train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path / "runs") == 0
+    folder = tmp_path / "runs" / "tiny-sick" / "seed-1"
+    assert yaml.safe_load((folder / "config.yaml").read_text())["model"]["hidden_size"] == 8
+    epochs = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in epochs] == [1, 2] and {"dev_pearson", "dev_mse", "train_loss"} <= epochs[0].keys()
+    assert sorted(p.name for p in (folder / "checkpoint").iterdir()) == [
+        "config.yaml", "meta.json", "model.safetensors", "vocab.txt"]
+    test = json.loads((folder / "test_metrics.json").read_text())
+    assert set(test["test"]) == {"pearson", "spearman", "mse"}
+    assert "tiny-sick: test pearson" in capsys.readouterr().out
+
+
+def test_same_seed_same_metrics_and_evaluate_reproduces_test(data_root, configs, tmp_path, capsys):
+    for out in ("a", "b"):
+        run("train", configs / "sst.yaml", "--data-dir", data_root, "--runs-dir", tmp_path / out)
+    first, second = (json.loads((tmp_path / out / "tiny-sst" / "seed-1" / "test_metrics.json").read_text())
+                     for out in ("a", "b"))
+    assert first["test"] == second["test"]
+    a_log, b_log = ((tmp_path / out / "tiny-sst" / "seed-1" / "metrics.jsonl").read_text() for out in ("a", "b"))
+    assert [json.loads(x)["train_loss"] for x in a_log.splitlines()] == [json.loads(x)["train_loss"] for x in b_log.splitlines()]
+    capsys.readouterr()
+    assert run("evaluate", tmp_path / "a" / "tiny-sst" / "seed-1" / "checkpoint", "--data-dir", data_root) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] == pytest.approx(first["test"]["accuracy"])
+
+
+def test_seeds_report_mean_and_std(data_root, configs, tmp_path, capsys):
+    assert run("train", configs / "sick.yaml", "--seeds", 2, "--jobs", 2, "--set", "training.epochs=1",
+               "--data-dir", data_root, "--runs-dir", tmp_path) == 0
+    summary = json.loads((tmp_path / "tiny-sick" / "summary.json").read_text())
+    assert [r["seed"] for r in summary["runs"]] == [1, 2]
+    mean, std = summary["mean_std"]["pearson"]
+    values = [r["test"]["pearson"] for r in summary["runs"]]
+    assert mean == pytest.approx(sum(values) / 2) and std > 0
+    assert "over 2 seed(s)" in capsys.readouterr().out
+
+
+def test_checkpoint_loads_without_the_training_code_path(data_root, configs, tmp_path):
+    run("train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
+    task, model, vocab, meta = load_checkpoint(tmp_path / "tiny-sick" / "seed-1" / "checkpoint")
+    assert meta["task"] == "relatedness" and meta["epoch"] in (1, 2) and vocab.tokens[:2] == ["<pad>", "<unk>"]
+    assert isinstance(model, torch.nn.Module) and not model.encoder.embedding.weight.requires_grad
+
+
+def test_plot_draws_the_curves(data_root, configs, tmp_path, capsys):
+    run("train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
+    capsys.readouterr()
+    assert run("plot", tmp_path / "tiny-sick") == 0
+    png = tmp_path / "tiny-sick" / "curves.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and str(png) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["data.tree=constituency", "model.cell=nary"],
+        ["data.tree=chain", "model.cell=lstm", "model.bidirectional=true", "model.num_layers=2"],
+        ["model.cell=childsum-gru"],
+    ],
+)
+def test_relatedness_structures(data_root, configs, tmp_path, overrides):
+    sets = [x for o in overrides for x in ("--set", o)]
+    assert run("train", configs / "sick.yaml", *sets, "--data-dir", data_root, "--runs-dir", tmp_path) == 0
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["data.subtask=binary"],
+        ["data.tree=chain", "model.cell=lstm"],
+        ["data.tree=dependency", "model.cell=childsum", "data.subtask=binary"],
+        ["embeddings.vectors=random", "embeddings.dim=4"],
+    ],
+)
+def test_sentiment_variants(data_root, configs, tmp_path, overrides, monkeypatch):
+    monkeypatch.setenv("TREELSTM_CACHE", str(tmp_path / "cache"))
+    sets = [x for o in overrides for x in ("--set", o)]
+    assert run("train", configs / "sst.yaml", *sets, "--data-dir", data_root, "--runs-dir", tmp_path) == 0
+    result = json.loads((tmp_path / "tiny-sst" / "seed-1" / "test_metrics.json").read_text())
+    assert 0 <= result["test"]["accuracy"] <= 1
+
+
+def test_reproduce_prints_ours_beside_the_paper(data_root, configs, tmp_path, monkeypatch, capsys):
+    papers = tmp_path / "papers.yaml"
+    papers.write_text(yaml.safe_dump({"tiny": {
+        "title": "Tiny table", "source": "a test", "metrics": ["pearson"],
+        "rows": [{"name": "Tree", "config": "sick.yaml", "headline": True, "paper": {"pearson": [0.9, 0.01]}},
+                 {"name": "Chain", "config": "sick.yaml"}]}}))
+    monkeypatch.setattr(cli, "PAPERS", papers)
+    assert run("reproduce", "tiny", "--seeds", 2, "--set", "training.epochs=1", "--data-dir", data_root,
+               "--runs-dir", tmp_path / "runs") == 0
+    out = capsys.readouterr().out
+    assert "| Tree | " in out and "| 0.9000 (0.0100) |" in out and "| Chain | " in out
+    assert (tmp_path / "runs" / "reproduce" / "tiny.md").exists()
+    assert run("reproduce", "tiny", "--quick", "--set", "training.epochs=1", "--data-dir", data_root,
+               "--runs-dir", tmp_path / "runs") == 0
+    assert "| Chain |" not in capsys.readouterr().out
+
+
+def test_user_errors_are_one_line_and_exit_2(data_root, configs, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TREELSTM_DATA", raising=False)
+    assert run("train", configs / "sick.yaml", "--runs-dir", tmp_path) == 2
+    assert capsys.readouterr().err.strip() == "treelstm: error: no data root: pass --data-dir or set TREELSTM_DATA (e.g. ../shared/data)"
+    (data_root / "sick" / "treelstm" / "dev" / "b.parents").unlink()
+    assert run("train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("treelstm: error: SICK dev: expected the file ") and err.endswith("dev/b.parents")
+    assert run("train", configs / "sick.yaml", "--set", "model.hiden=3", "--data-dir", data_root) == 2
+    assert "did you mean 'hidden_size'" in capsys.readouterr().err
+    assert run("reproduce", "nope", "--data-dir", data_root) == 2
+    assert "unknown table 'nope'" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError):
+        run("--debug", "train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)

@@ -1,0 +1,46 @@
+"""The Stanford Sentiment Treebank's PTB trees (``sst/trees/{train,dev,test}.txt``), one tree a line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import Dataset
+
+from treelstm.data.common import read_lines
+from treelstm.trees import from_ptb
+
+__all__ = ["read_sst", "unescape_ptb"]
+
+_PTB_ESCAPES = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{", "-RCB-": "}"}
+
+
+def unescape_ptb(word: str) -> str:
+    """``-LRB-`` -> ``(``, ``\\/`` -> ``/``, ``\\*`` -> ``*``: the words as written in the sentence."""
+    return _PTB_ESCAPES.get(word, word.replace("\\/", "/").replace("\\*", "*"))
+
+
+def read_sst(data_root: Path, split: str) -> Dataset:
+    """One SST split (``train``, ``dev``, ``test``): every sentence with its binary constituency tree.
+
+    Columns: ``parents``/``slots`` (leaves first, then internal nodes in post-order, root last),
+    ``tokens`` (the leaves' words, PTB escapes undone), ``labels`` (every node's sentiment 0-4)
+    and ``label`` (the root's).
+    """
+    path = Path(data_root) / "sst" / "trees" / f"{split}.txt"
+    columns: dict[str, list] = {"parents": [], "slots": [], "tokens": [], "labels": [], "label": []}
+    for k, line in enumerate(read_lines(path, f"SST {split}"), 1):
+        try:
+            tree = from_ptb(line)
+            labels = [int(label) for label in tree.labels]
+        except ValueError as error:
+            raise ValueError(f"{path}:{k}: {error}") from None
+        if not all(0 <= label <= 4 for label in labels):
+            raise ValueError(f"{path}:{k}: sentiment labels must be 0-4, got {sorted(set(labels))}")
+        columns["parents"].append(tree.parents.tolist())
+        columns["slots"].append(tree.slots.tolist())
+        columns["tokens"].append([unescape_ptb(t) for t in tree.tokens if t is not None])
+        columns["labels"].append(labels)
+        columns["label"].append(labels[tree.root])
+    if not columns["label"]:
+        raise ValueError(f"{path}: no trees in the file")
+    return Dataset.from_dict(columns)
