@@ -83,7 +83,9 @@ class Relatedness(Task):
 
     def build_model(self, embedding: nn.Embedding) -> RelatednessModel:
         m = self.config.model
-        encoder = SentenceEncoder(embedding, m.cell, m.hidden_size, m.num_layers, m.bidirectional, m.output_gate)
+        encoder = SentenceEncoder(
+            embedding, m.cell, m.hidden_size, m.num_layers, m.bidirectional, m.output_gate, m.all_layers
+        )
         return RelatednessModel(encoder, SimilarityHead(encoder.out_size, m.head_hidden))
 
     def collate(self, pairs: Sequence[Pair], vocab: Vocabulary) -> PairBatch:

@@ -110,7 +110,9 @@ class Sentiment(Task):
 
     def build_model(self, embedding: nn.Embedding) -> SentimentModel:
         m = self.config.model
-        encoder = SentenceEncoder(embedding, m.cell, m.hidden_size, m.num_layers, m.bidirectional, m.output_gate)
+        encoder = SentenceEncoder(
+            embedding, m.cell, m.hidden_size, m.num_layers, m.bidirectional, m.output_gate, m.all_layers
+        )
         return SentimentModel(encoder, Classifier(encoder.out_size, 3 if self.binary else 5, m.dropout))
 
     def collate(self, sentences: Sequence[Sentence], vocab: Vocabulary) -> SentenceBatch:

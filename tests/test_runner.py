@@ -71,6 +71,7 @@ def test_plot_draws_the_curves(data_root, configs, tmp_path, capsys):
     [
         ["data.tree=constituency", "model.cell=nary"],
         ["data.tree=chain", "model.cell=lstm", "model.bidirectional=true", "model.num_layers=2"],
+        ["data.tree=chain", "model.cell=lstm", "model.num_layers=2", "model.all_layers=true"],
         ["model.cell=childsum-gru"],
     ],
 )

@@ -62,6 +62,9 @@ class ModelConfig(_Section):
     """Chain LSTM only."""
     bidirectional: bool = False
     """Chain LSTM only."""
+    all_layers: bool = False
+    """Chain LSTM only: the sentence vector joins every layer's final states (as the reference
+    relatedness code does for its multi-layer LSTMs), not the last layer's alone."""
     output_gate: bool = True
     """Tree-LSTM cells: keep the output gate (False: h = tanh(c), as the reference relatedness model)."""
     head_hidden: int = Field(50, gt=0)

@@ -23,10 +23,12 @@ class SentenceEncoder(nn.Module):
         hidden_size, num_layers, bidirectional: the recurrent model's sizes (layers and
             directions for ``"lstm"`` only).
         output_gate: Tree-LSTM cells only.
+        all_layers: chains only: the sentence vector joins the final states of every layer,
+            not only the last one's.
 
-    Outputs of ``forward(batch)``: ``(nodes, sentences)`` -- every node's vector ``(N, out_size)``
+    Outputs of ``forward(batch)``: ``(nodes, sentences)`` -- every node's vector ``(N, node_size)``
     and each tree's ``(B, out_size)``: the root's ``h`` for trees; for chains the last layer's
-    final states, forward and backward concatenated.
+    (or every layer's) final states, forward and backward concatenated.
     """
 
     def __init__(
@@ -37,13 +39,15 @@ class SentenceEncoder(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         output_gate: bool = True,
+        all_layers: bool = False,
     ):
         super().__init__()
-        self.embedding, self.cell_name = embedding, cell
+        self.embedding, self.cell_name, self.all_layers = embedding, cell, all_layers
         dim = embedding.embedding_dim
         if cell == "lstm":
             self.recurrent = ChainLSTM(dim, hidden_size, num_layers=num_layers, bidirectional=bidirectional)
-            self.out_size = hidden_size * (2 if bidirectional else 1)
+            self.node_size = hidden_size * (2 if bidirectional else 1)
+            self.out_size = self.node_size * (num_layers if all_layers else 1)
             return
         if num_layers != 1 or bidirectional:
             raise ValueError(f"cell {cell!r} runs over trees: num_layers must be 1 and bidirectional false")
@@ -55,13 +59,13 @@ class SentenceEncoder(nn.Module):
         if cell not in cells:
             raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join([*cells, 'lstm'])}")
         self.recurrent = TreeLSTM(cells[cell]())
-        self.out_size = hidden_size
+        self.node_size = self.out_size = hidden_size
 
     def forward(self, batch: TreeBatch) -> tuple[Tensor, Tensor]:
         x = self.embedding(batch.token_ids.to(self.embedding.weight.device))
         if self.cell_name == "lstm":
             nodes, (h_n, _) = self.recurrent(batch.graph, x, batch.schedule)
             D = 2 if self.recurrent.bidirectional else 1
-            return nodes, torch.cat(list(h_n[-D:]), dim=1)
+            return nodes, torch.cat(list(h_n if self.all_layers else h_n[-D:]), dim=1)
         h = self.recurrent(batch.graph, x, batch.schedule).h
         return h, h.index_select(0, batch.roots.to(h.device))
