@@ -72,7 +72,8 @@ class Sentiment(Task):
     def read(self, data_root: Path):
         splits = {split: read_sst(data_root, split) for split in self.splits}
         if self.binary:
-            splits = {name: ds.filter(lambda row: row["label"] != 2) for name, ds in splits.items()}
+            splits = {name: ds.select([k for k, label in enumerate(ds["label"]) if label != 2])
+                      for name, ds in splits.items()}
         return splits
 
     def examples(self, dataset) -> list[Sentence]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
-from treelstm.config import Config, ConfigError, load_config
+from treelstm.config import Config, ConfigError, load_config, parse_config
 
 PAPERS = Path(__file__).resolve().parents[1] / "configs" / "papers.yaml"
 
@@ -42,7 +42,7 @@ def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, rer
     from treelstm.training import train
 
     done = run_dir / "test_metrics.json"
-    if not rerun and done.exists() and (run_dir / "config.yaml").read_text(encoding="utf-8") == config.to_yaml():
+    if not rerun and done.exists() and _stored_config(run_dir) == config:
         result = json.loads(done.read_text(encoding="utf-8"))
         if "wall_seconds" not in result:  # runs from before wall time was recorded: the files' times
             result["wall_seconds"] = round(done.stat().st_mtime - (run_dir / "config.yaml").stat().st_mtime, 1)
@@ -53,28 +53,27 @@ def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, rer
     return train(config, data_root, run_dir, progress=progress) | {"run_dir": str(run_dir)}
 
 
+def _stored_config(run_dir: Path) -> Config:
+    """The config a run folder was trained with (keys added since then take their defaults)."""
+    return parse_config(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")), str(run_dir))
+
+
 def run_seeds(
     configs: list[Config], seeds: int, data_root: Path, runs_dir: Path, jobs: int, rerun: bool = False
 ) -> list[list[dict]]:
     """Train every config with ``seeds`` seeds (seed, seed+1, ...), ``jobs`` runs at a time.
 
     A run whose folder already holds a finished run of the same config is reused, unless ``rerun``."""
-    plan = [
-        (config.model_copy(update={"training": config.training.model_copy(update={"seed": config.training.seed + k})}),
-         i)
-        for i, config in enumerate(configs)
-        for k in range(seeds)
-    ]
+    plan = [(i, _with_seed(c, c.training.seed + k)) for i, c in enumerate(configs) for k in range(seeds)]
     results: list[list[dict]] = [[] for _ in configs]
     if jobs == 1 or len(plan) == 1:
-        for config, i in plan:
-            run_dir = runs_dir / config.name / f"seed-{config.training.seed}"
-            results[i].append(_run_one(config, data_root, run_dir, True, rerun))
+        for i, c in plan:
+            results[i].append(_run_one(c, data_root, runs_dir / c.name / f"seed-{c.training.seed}", True, rerun))
         return results
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
         futures = {
             pool.submit(_run_one, c, data_root, runs_dir / c.name / f"seed-{c.training.seed}", False, rerun): i
-            for c, i in plan
+            for i, c in plan
         }
         with tqdm(total=len(futures), desc="runs", unit="run") as bar:
             for future in as_completed(futures):
@@ -85,6 +84,10 @@ def run_seeds(
     for rows in results:
         rows.sort(key=lambda r: r["seed"])
     return results
+
+
+def _with_seed(config: Config, seed: int) -> Config:
+    return config.model_copy(update={"training": config.training.model_copy(update={"seed": seed})})
 
 
 def _short(metrics: dict) -> str:

@@ -100,6 +100,7 @@ def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True)
     generator = seed_everything(config.training.seed)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "test_metrics.json").unlink(missing_ok=True)  # the mark of a finished run: gone until it is
     (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
     task = get_task(config)
     splits = load_splits(task, data_root)
