@@ -93,6 +93,22 @@ def load_splits(task: Task, data_root: Path) -> dict[str, list]:
     return splits
 
 
+def _train_epoch(task: Task, model: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary) -> float:
+    """One pass over the training examples (``groups``: a progress bar over lists of examples); the mean loss."""
+    model.train()
+    total, count = 0.0, 0
+    for examples in groups:
+        loss = task.loss(model, task.collate(examples, vocab))
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        total, count = total + loss.item() * len(examples), count + len(examples)
+        groups.set_postfix(loss=f"{total / count:.4f}")
+    return total / count
+
+
 def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True) -> dict[str, Any]:
     """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``)."""
     started = time.perf_counter()
@@ -117,24 +133,13 @@ def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True)
     meta = {"task": config.task, "embedding_dim": embedding.embedding_dim}
     for epoch in range(1, config.training.epochs + 1):
         start = time.perf_counter()
-        model.train()
         order = torch.randperm(len(splits["train"]), generator=generator).tolist()
-        total, count = 0.0, 0
         bar = tqdm(batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
                    disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
-        for examples in bar:
-            batch = task.collate(examples, vocab)
-            loss = task.loss(model, batch)
-            for optimizer in optimizers:
-                optimizer.zero_grad()
-            loss.backward()
-            for optimizer in optimizers:
-                optimizer.step()
-            total, count = total + loss.item() * len(examples), count + len(examples)
-            bar.set_postfix(loss=f"{total / count:.4f}")
+        train_loss = _train_epoch(task, model, optimizers, bar, vocab)
         train_seconds = time.perf_counter() - start
         dev = evaluate(task, model, dev_batches, splits["dev"])
-        record = {"epoch": epoch, "train_loss": total / count, "train_seconds": round(train_seconds, 2),
+        record = {"epoch": epoch, "train_loss": train_loss, "train_seconds": round(train_seconds, 2),
                   "seconds": round(time.perf_counter() - start, 2), **{f"dev_{k}": v for k, v in dev.items()}}
         epoch_seconds.append(record["seconds"])
         with open(log, "a", encoding="utf-8") as f:
