@@ -43,13 +43,7 @@ def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, rer
 
     done = run_dir / "test_metrics.json"
     if not rerun and done.exists() and _stored_config(run_dir) == config:
-        result = json.loads(done.read_text(encoding="utf-8"))
-        if "wall_seconds" not in result:  # runs from before wall time was recorded: the files' times
-            result["wall_seconds"] = round(done.stat().st_mtime - (run_dir / "config.yaml").stat().st_mtime, 1)
-        if "epoch_seconds" not in result:
-            epochs = [json.loads(line)["seconds"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-            result["epoch_seconds"] = round(statistics.fmean(epochs), 2)
-        return result | {"run_dir": str(run_dir), "reused": True}
+        return json.loads(done.read_text(encoding="utf-8")) | {"run_dir": str(run_dir), "reused": True}
     return train(config, data_root, run_dir, progress=progress) | {"run_dir": str(run_dir)}
 
 
