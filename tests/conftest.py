@@ -98,13 +98,26 @@ def write_vectors(root, rng, dim=6):
     (folder / "tiny.txt").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+def write_msrp(root, rng, sizes=(30, 10)):
+    folder = root / "msrp"
+    folder.mkdir(parents=True)
+    header = "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String"
+    for name, size in zip(("train", "test"), sizes):
+        rows = []
+        for k in range(size):
+            a, b = (" ".join(_sentence(rng, int(rng.integers(2, 8)))).capitalize() + "." for _ in range(2))
+            rows.append(f"{k % 2}\t{100 + k}\t{200 + k}\t{a}\t{b}")
+        (folder / f"msr_paraphrase_{name}.txt").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+
 @pytest.fixture
 def data_root(tmp_path):
-    """A tiny synthetic data root in the published layouts: SICK, SST and a GloVe file."""
+    """A tiny synthetic data root in the published layouts: SICK, SST, MSRP and a GloVe file."""
     rng = np.random.default_rng(7)
     root = tmp_path / "data"
     write_sick(root, rng)
     write_sst(root, rng)
+    write_msrp(root, rng)
     write_vectors(root, rng)
     return root
 

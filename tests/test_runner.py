@@ -102,12 +102,12 @@ def test_reproduce_prints_ours_beside_the_paper(data_root, configs, tmp_path, mo
     papers.write_text(yaml.safe_dump({"tiny": {
         "title": "Tiny table", "source": "a test", "metrics": ["pearson"],
         "rows": [{"name": "Tree", "config": "sick.yaml", "headline": True, "paper": {"pearson": [0.9, 0.01]}},
-                 {"name": "Chain", "config": "sick.yaml"}]}}))
+                 {"name": "Chain", "config": "sick.yaml", "paper": {"pearson": 0.85}}]}}))
     monkeypatch.setattr(cli, "PAPERS", papers)
     assert run("reproduce", "tiny", "--seeds", 2, "--set", "training.epochs=1", "--data-dir", data_root,
                "--runs-dir", tmp_path / "runs") == 0
     out = capsys.readouterr().out
-    assert "| Tree | " in out and "| 0.9000 (0.0100) |" in out and "| Chain | " in out
+    assert "| Tree | " in out and "| 0.9000 (0.0100) |" in out and "| Chain | " in out and "| 0.8500 |" in out
     assert (tmp_path / "runs" / "reproduce" / "tiny.md").exists()
 
     def no_training(*args, **kwargs):
@@ -139,3 +139,27 @@ def test_user_errors_are_one_line_and_exit_2(data_root, configs, tmp_path, capsy
     assert "unknown table 'nope'" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError):
         run("--debug", "train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
+
+
+@pytest.mark.parametrize("overrides", [[], ["data.tree=chain", "model.cell=lstm", "model.bidirectional=true"]])
+def test_paraphrase_task(data_root, tmp_path, overrides, monkeypatch):
+    monkeypatch.setenv("TREELSTM_CACHE", str(tmp_path / "cache"))
+    config = tmp_path / "msrp.yaml"
+    config.write_text(
+        "name: tiny-msrp\ntask: paraphrase\ndata: {dataset: msrp, tree: dependency}\n"
+        "embeddings: {vectors: tiny.txt, freeze: false, lr: 0.1}\n"
+        "model: {cell: childsum, hidden_size: 8, head_hidden: 5}\ntraining: {epochs: 2, batch_size: 5}\n"
+    )
+    sets = [x for o in overrides for x in ("--set", o)]
+    assert run("train", config, *sets, "--data-dir", data_root, "--runs-dir", tmp_path) == 0
+    result = json.loads((tmp_path / "tiny-msrp" / "seed-1" / "test_metrics.json").read_text())
+    assert set(result["test"]) == {"accuracy", "f1"} and 0 <= result["test"]["accuracy"] <= 1
+
+
+def test_accuracy_and_f1():
+    from tasks.paraphrase import accuracy_and_f1
+
+    scores = accuracy_and_f1(torch.tensor([1, 1, 0, 0, 1]), torch.tensor([1, 0, 0, 1, 1]))
+    assert scores["accuracy"] == pytest.approx(0.6)
+    assert scores["f1"] == pytest.approx(2 / 3)  # precision 2/3, recall 2/3
+    assert accuracy_and_f1(torch.tensor([0, 0]), torch.tensor([1, 1]))["f1"] == 0.0

@@ -148,8 +148,9 @@ def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds
         cells = []
         for m in metrics:
             mean, std = ours[m]
-            paper = row.get("paper", {}).get(m)
-            cells += [_fmt(mean, std if seeds > 1 else None, table), _fmt(*paper, table) if paper else "—"]
+            paper = row.get("paper", {}).get(m)  # [mean, std], or a number where no std was published
+            paper = _fmt(*paper, table) if isinstance(paper, list) else "—" if paper is None else _fmt(paper, None, table)
+            cells += [_fmt(mean, std if seeds > 1 else None, table), paper]
         epoch = statistics.fmean(r["epoch_seconds"] for r in runs)
         wall = statistics.fmean(r["wall_seconds"] for r in runs)
         lines.append(f"| {row['name']} | " + " | ".join(cells) + f" | {epoch:.1f} | {wall:.0f} |")

@@ -34,7 +34,7 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    dataset: Literal["sick", "sst"]
+    dataset: Literal["sick", "sst", "msrp"]
     tree: Literal["dependency", "constituency", "chain"] = "dependency"
     """Which structure each sentence gets: a dependency tree, a binary constituency tree, or a chain."""
     subtask: Literal["fine", "binary"] = "fine"

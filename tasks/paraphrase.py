@@ -1,0 +1,90 @@
+"""Paraphrase detection on MSRP: is sentence 2 a paraphrase of sentence 1?
+
+Raw sentences are tokenized and dependency-parsed by spaCy (:func:`treelstm.parsing.parse`,
+cached); each is encoded by the configured model (a Child-Sum Tree-LSTM over the dependency
+tree by default, or a chain LSTM over the same tokens). The Tai et al. comparison features
+``h_L * h_R`` and ``|h_L - h_R|`` feed a sigmoid hidden layer and a 2-way softmax
+(:class:`~treelstm.heads.SimilarityHead` with two classes). Metrics: accuracy and the F1 of
+the paraphrase class. MSRP has no dev split: a fixed, seeded 10% of train is held out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tasks.relatedness import RelatednessModel
+from treelstm.batch import TreeBatch
+from treelstm.data.pairs import read_msrp
+from treelstm.embeddings import Vocabulary
+from treelstm.heads import SimilarityHead
+from treelstm.parsing import parse
+from treelstm.sentence import SentenceEncoder
+from treelstm.task import Task
+from treelstm.trees import Tree, chain
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    a: Tree
+    b: Tree
+    label: int  # 1 = paraphrase
+
+
+@dataclass(frozen=True)
+class LabelledPairBatch:
+    trees: TreeBatch  # the B first sentences, then the B second ones
+    labels: Tensor  # (B,)
+
+
+def accuracy_and_f1(predicted: Tensor, gold: Tensor) -> dict[str, float]:
+    """Accuracy, and precision/recall/F1 of the positive class (label 1)."""
+    tp = int(((predicted == 1) & (gold == 1)).sum())
+    precision = tp / max(int((predicted == 1).sum()), 1)
+    recall = tp / max(int((gold == 1).sum()), 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"accuracy": float((predicted == gold).double().mean()), "f1": f1}
+
+
+class Paraphrase(Task):
+    metric = "accuracy"
+
+    def read(self, data_root: Path):
+        return {split: read_msrp(data_root, split) for split in self.splits}
+
+    def examples(self, dataset) -> list[LabelledPair]:
+        n = len(dataset)
+        trees = parse(list(dataset["sentence1"]) + list(dataset["sentence2"]))
+        if self.config.data.tree == "chain":
+            trees = [chain(t.num_nodes, tokens=t.tokens) for t in trees]
+        elif self.config.data.tree != "dependency":
+            raise ValueError("paraphrase sentences are parsed by spaCy: data.tree must be dependency or chain")
+        return [LabelledPair(trees[k], trees[n + k], label) for k, label in enumerate(dataset["label"])]
+
+    def tokens(self, pair: LabelledPair):
+        return [*pair.a.tokens, *pair.b.tokens]
+
+    def build_model(self, embedding: nn.Embedding) -> RelatednessModel:
+        m = self.config.model
+        encoder = SentenceEncoder(
+            embedding, m.cell, m.hidden_size, m.num_layers, m.bidirectional, m.output_gate, m.all_layers
+        )
+        return RelatednessModel(encoder, SimilarityHead(encoder.out_size, m.head_hidden, num_classes=2))
+
+    def collate(self, pairs: Sequence[LabelledPair], vocab: Vocabulary) -> LabelledPairBatch:
+        trees = TreeBatch.of([p.a for p in pairs] + [p.b for p in pairs], vocab)
+        return LabelledPairBatch(trees, torch.tensor([p.label for p in pairs]))
+
+    def loss(self, model: RelatednessModel, batch: LabelledPairBatch) -> Tensor:
+        return F.nll_loss(model(batch), batch.labels)
+
+    def predict(self, model: RelatednessModel, batch: LabelledPairBatch) -> Tensor:
+        return model(batch).argmax(dim=1)
+
+    def metrics(self, predictions: Tensor, pairs: Sequence[LabelledPair]) -> dict[str, float]:
+        return accuracy_and_f1(predictions, torch.tensor([p.label for p in pairs]))
