@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from tasks.relatedness import RelatednessModel
 from treelstm.batch import TreeBatch
-from treelstm.data.pairs import read_msrp
+from treelstm.data.pairs import read_msrp, read_paws
 from treelstm.embeddings import Vocabulary
 from treelstm.heads import SimilarityHead
 from treelstm.parsing import parse
@@ -53,9 +53,43 @@ def accuracy_and_f1(predicted: Tensor, gold: Tensor) -> dict[str, float]:
 
 class Paraphrase(Task):
     metric = "accuracy"
+    eval_splits = ("train", "dev", "test", "paws-dev", "paws-test")
 
     def read(self, data_root: Path):
         return {split: read_msrp(data_root, split) for split in self.splits}
+
+    def read_split(self, data_root: Path, name: str):
+        """MSRP splits, and PAWS-Wiki dev/test (``paws-dev``, ``paws-test``) as a cross-domain check."""
+        if name.startswith("paws-") and name in self.eval_splits:
+            return read_paws(data_root, name.removeprefix("paws-"))
+        return super().read_split(data_root, name)
+
+    def predict_raw(self, model: RelatednessModel, vocab: Vocabulary, pairs: Sequence[tuple[str, str]]) -> list[dict]:
+        """For each ``(sentence1, sentence2)``: the paraphrase probability, the label
+        (``paraphrase`` when it is at least 0.5) and warnings (e.g. every word unknown).
+
+        Raises:
+            ValueError: naming the pair (0-based) and sentence that is empty or only whitespace.
+        """
+        for k, pair in enumerate(pairs):
+            for side, text in enumerate(pair, 1):
+                if not text.strip():
+                    raise ValueError(f"pair {k}: sentence {side} is empty")
+        trees = parse([text for pair in pairs for text in pair], progress=False)
+        if self.config.data.tree == "chain":
+            trees = [chain(t.num_nodes, tokens=t.tokens) for t in trees]
+        model.eval()
+        with torch.no_grad():
+            batch = self.collate([LabelledPair(trees[2 * k], trees[2 * k + 1], 0) for k in range(len(pairs))], vocab)
+            probabilities = model(batch).exp()[:, 1].tolist()
+        results = []
+        for k, p in enumerate(probabilities):
+            warnings = [f"every word of sentence {side} is unknown to the model: its vector is the unknown word's"
+                        for side, tree in enumerate(trees[2 * k : 2 * k + 2], 1)
+                        if all(token not in vocab for token in tree.tokens)]
+            results.append({"probability": p, "label": "paraphrase" if p >= 0.5 else "not paraphrase",
+                            "warnings": warnings})
+        return results
 
     def examples(self, dataset) -> list[LabelledPair]:
         n = len(dataset)

@@ -112,12 +112,16 @@ def write_msrp(root, rng, sizes=(30, 10)):
 
 @pytest.fixture
 def data_root(tmp_path):
-    """A tiny synthetic data root in the published layouts: SICK, SST, MSRP and a GloVe file."""
+    """A tiny synthetic data root in the published layouts: SICK, SST, MSRP, PAWS-Wiki and a GloVe file."""
     rng = np.random.default_rng(7)
     root = tmp_path / "data"
     write_sick(root, rng)
     write_sst(root, rng)
     write_msrp(root, rng)
+    (root / "paws_wiki").mkdir()
+    for split in ("dev", "test"):
+        rows = [f"{k}\t{' '.join(_sentence(rng, 4))} .\t{' '.join(_sentence(rng, 4))} .\t{k % 2}" for k in range(8)]
+        (root / "paws_wiki" / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     write_vectors(root, rng)
     return root
 

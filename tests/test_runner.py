@@ -163,3 +163,65 @@ def test_accuracy_and_f1():
     assert scores["accuracy"] == pytest.approx(0.6)
     assert scores["f1"] == pytest.approx(2 / 3)  # precision 2/3, recall 2/3
     assert accuracy_and_f1(torch.tensor([0, 0]), torch.tensor([1, 1]))["f1"] == 0.0
+
+
+MSRP_CONFIG = (
+    "name: tiny-msrp\ntask: paraphrase\ndata: {dataset: msrp, tree: dependency}\n"
+    "embeddings: {vectors: tiny.txt, freeze: false, lr: 0.1}\n"
+    "model: {cell: childsum, hidden_size: 8, head_hidden: 5}\ntraining: {epochs: 1, batch_size: 5}\n"
+)
+
+
+def test_predict_pairs_files_errors_and_the_python_api(data_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TREELSTM_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "msrp.yaml").write_text(MSRP_CONFIG)
+    run("train", tmp_path / "msrp.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
+    checkpoint = tmp_path / "tiny-msrp" / "seed-1" / "checkpoint"
+    capsys.readouterr()
+
+    assert run("predict", checkpoint, "--pair", "The dog runs.", "A dog is running.") == 0
+    probability, label = capsys.readouterr().out.strip().split("\t")
+    assert 0 <= float(probability) <= 1 and label in ("paraphrase", "not paraphrase")
+
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("The cat sleeps.\tA cat is sleeping.\nZorblax quuxes\tThe man runs.\n")
+    assert run("predict", checkpoint, "--input", pairs, "--output", tmp_path / "out.tsv") == 0
+    assert len((tmp_path / "out.tsv").read_text().splitlines()) == 2
+    assert f"treelstm: warning: {pairs}:2: every word of sentence 1 is unknown" in capsys.readouterr().err
+
+    for text, message in [
+        ("The cat sleeps.\n", f"{pairs}:1: expected two tab-separated sentences, found 1 field(s)"),
+        ("The cat sleeps.\t  \n", f"{pairs}:1: sentence 2 is empty"),
+        ("", f"{pairs}: no sentence pairs in the file"),
+    ]:
+        pairs.write_text(text)
+        assert run("predict", checkpoint, "--input", pairs) == 2
+        assert capsys.readouterr().err.strip() == f"treelstm: error: {message}"
+    assert run("predict", checkpoint, "--pair", "", "A dog.") == 2
+    assert capsys.readouterr().err.strip() == "treelstm: error: --pair: sentence 1 is empty"
+    assert run("predict", checkpoint) == 2
+    assert "give either --pair" in capsys.readouterr().err
+
+    from treelstm.predict import load
+
+    (result,) = load(checkpoint)([("The dog runs.", "A dog is running.")])
+    assert result["probability"] == pytest.approx(float(probability), abs=1e-4) and result["warnings"] == []
+
+
+def test_evaluate_on_paws_and_unknown_splits(data_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TREELSTM_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "msrp.yaml").write_text(MSRP_CONFIG)
+    run("train", tmp_path / "msrp.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
+    checkpoint = tmp_path / "tiny-msrp" / "seed-1" / "checkpoint"
+    capsys.readouterr()
+    assert run("evaluate", checkpoint, "--split", "paws-test", "--data-dir", data_root) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"split", "epoch", "accuracy", "f1"}
+    assert run("evaluate", checkpoint, "--split", "paws-train", "--data-dir", data_root) == 2
+    assert "unknown split 'paws-train'; the paraphrase task has train, dev, test, paws-dev, paws-test" in capsys.readouterr().err
+
+
+def test_tasks_without_raw_text_prediction_say_so(data_root, configs, tmp_path, capsys):
+    run("train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
+    capsys.readouterr()
+    assert run("predict", tmp_path / "tiny-sick" / "seed-1" / "checkpoint", "--pair", "A b.", "C d.") == 2
+    assert capsys.readouterr().err.strip() == "treelstm: error: the relatedness task does not predict on raw text"

@@ -2,6 +2,7 @@
 
     treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
     treelstm evaluate CHECKPOINT [--split test]
+    treelstm predict CHECKPOINT (--pair S1 S2 | --input FILE) [--output FILE]
     treelstm plot RUN_DIR
     treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J]
 
@@ -19,6 +20,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Sequence
 
 import yaml
 from tqdm import tqdm
@@ -108,12 +110,52 @@ def _cmd_train(args) -> None:
 
 def _cmd_evaluate(args) -> None:
     from treelstm.checkpoint import load_checkpoint
-    from treelstm.training import batches, evaluate, load_splits
+    from treelstm.training import batches, evaluate
 
     task, model, vocab, meta = load_checkpoint(Path(args.checkpoint))
-    split = load_splits(task, _data_root(args))[args.split]
+    split = task.examples(task.read_split(_data_root(args), args.split))
     metrics = evaluate(task, model, [task.collate(b, vocab) for b in batches(split, 256)], split)
     print(json.dumps({"split": args.split, "epoch": meta.get("epoch"), **metrics}, indent=2))
+
+
+def _check_pair(where: str, pair: Sequence[str]) -> tuple[str, str]:
+    for side, text in enumerate(pair, 1):
+        if not text.strip():
+            raise ValueError(f"{where}: sentence {side} is empty")
+    return pair[0], pair[1]
+
+
+def _read_pairs(path: Path) -> list[tuple[str, str]]:
+    """``sentence1 <tab> sentence2`` per line; a malformed or empty line is an error naming it."""
+    pairs = []
+    for k, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), 1):
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise ValueError(f"{path}:{k}: expected two tab-separated sentences, found {len(parts)} field(s)")
+        pairs.append(_check_pair(f"{path}:{k}", parts))
+    if not pairs:
+        raise ValueError(f"{path}: no sentence pairs in the file")
+    return pairs
+
+
+def _cmd_predict(args) -> None:
+    from treelstm.predict import load
+
+    if (args.pair is None) == (args.input is None):
+        raise ConfigError("give either --pair SENTENCE1 SENTENCE2 or --input FILE")
+    pairs = [_check_pair("--pair", args.pair)] if args.pair else _read_pairs(Path(args.input))
+    where = (lambda k: f"{args.input}:{k + 1}") if args.input else (lambda k: "--pair")
+    results = load(args.checkpoint)(pairs)
+    lines = []
+    for k, result in enumerate(results):
+        for warning in result["warnings"]:
+            print(f"treelstm: warning: {where(k)}: {warning}", file=sys.stderr)
+        lines.append(f"{result['probability']:.4f}\t{result['label']}")
+    text = "\n".join(lines) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
 
 
 def _cmd_plot(args) -> None:
@@ -187,9 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("evaluate", help="evaluate a checkpoint folder on a split")
     p.add_argument("checkpoint")
-    p.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    p.add_argument("--split", default="test", help="train, dev, test, or a task's extra split (paraphrase: paws-dev, paws-test)")
     common(p, runs=False)
     p.set_defaults(func=_cmd_evaluate)
+
+    p = commands.add_parser("predict", help="run a checkpoint on raw text (paraphrase: sentence pairs)")
+    p.add_argument("checkpoint")
+    p.add_argument("--pair", nargs=2, metavar=("SENTENCE1", "SENTENCE2"), help="one sentence pair")
+    p.add_argument("--input", help="a file of sentence1<TAB>sentence2 lines")
+    p.add_argument("--output", help="write one 'probability<TAB>label' line per input here (default: stdout)")
+    p.set_defaults(func=_cmd_predict)
 
     p = commands.add_parser("plot", help="draw a run's training curves to a PNG")
     p.add_argument("run_dir")

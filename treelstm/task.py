@@ -32,6 +32,8 @@ class Task(ABC):
 
     metric: str
     splits = ("train", "dev", "test")
+    eval_splits = splits
+    """Splits ``treelstm evaluate`` accepts (a task may add e.g. a cross-domain test set)."""
 
     def __init__(self, config: Config):
         self.config = config
@@ -39,6 +41,16 @@ class Task(ABC):
     @abstractmethod
     def read(self, data_root: Path) -> dict[str, Dataset]:
         """The task's splits as Hugging Face datasets, read from the published files."""
+
+    def read_split(self, data_root: Path, name: str) -> Dataset:
+        """One evaluation split by name."""
+        if name not in self.eval_splits:
+            raise ValueError(f"unknown split {name!r}; the {self.config.task} task has {', '.join(self.eval_splits)}")
+        return self.read(data_root)[name]
+
+    def predict_raw(self, model: nn.Module, vocab: Vocabulary, inputs: Sequence[Any]) -> list[dict]:
+        """Predictions on raw text (see each task); tasks that cannot say so."""
+        raise ValueError(f"the {self.config.task} task does not predict on raw text")
 
     @abstractmethod
     def examples(self, dataset: Dataset) -> list[Any]:
