@@ -102,12 +102,14 @@ def test_reproduce_prints_ours_beside_the_paper(data_root, configs, tmp_path, mo
     papers.write_text(yaml.safe_dump({"tiny": {
         "title": "Tiny table", "source": "a test", "metrics": ["pearson"],
         "rows": [{"name": "Tree", "config": "sick.yaml", "headline": True, "paper": {"pearson": [0.9, 0.01]}},
-                 {"name": "Chain", "config": "sick.yaml", "paper": {"pearson": 0.85}}]}}))
+                 {"name": "Chain", "config": "sick.yaml", "paper": {"pearson": 0.85}},
+                 {"name": "Published only", "paper": {"pearson": 0.8}}]}}))
     monkeypatch.setattr(cli, "PAPERS", papers)
     assert run("reproduce", "tiny", "--seeds", 2, "--set", "training.epochs=1", "--data-dir", data_root,
                "--runs-dir", tmp_path / "runs") == 0
     out = capsys.readouterr().out
     assert "| Tree | " in out and "| 0.9000 (0.0100) |" in out and "| Chain | " in out and "| 0.8500 |" in out
+    assert "| Published only | — | 0.8000 | — | — |" in out
     assert (tmp_path / "runs" / "reproduce" / "tiny.md").exists()
 
     def no_training(*args, **kwargs):

@@ -171,8 +171,10 @@ def _cmd_reproduce(args) -> None:
     table = tables[args.table]
     rows = [r for r in table["rows"] if not args.quick or r.get("headline")]
     seeds = 1 if args.quick else args.seeds
-    configs = [load_config(PAPERS.parent / row["config"], args.set) for row in rows]
-    results = run_seeds(configs, seeds, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun)
+    ours = [row for row in rows if "config" in row]  # rows without a config are published figures only
+    configs = [load_config(PAPERS.parent / row["config"], args.set) for row in ours]
+    trained = run_seeds(configs, seeds, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun)
+    results = [trained[ours.index(row)] if "config" in row else [] for row in rows]
     markdown = render_table(table, rows, results, seeds)
     out = Path(args.runs_dir) / "reproduce" / f"{args.table}{'-quick' if args.quick else ''}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -186,16 +188,16 @@ def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds
     head = "| row | " + " | ".join(f"{m} (ours) | {m} (paper)" for m in metrics) + " | s/epoch | s/run |"
     lines = [f"### {table['title']}", "", head, "|---|" + "---:|" * (2 * len(metrics) + 2)]
     for row, runs in zip(rows, results):
-        ours = summarize(runs)
+        ours = summarize(runs) if runs else {}
         cells = []
         for m in metrics:
-            mean, std = ours[m]
             paper = row.get("paper", {}).get(m)  # [mean, std], or a number where no std was published
             paper = _fmt(*paper, table) if isinstance(paper, list) else "—" if paper is None else _fmt(paper, None, table)
-            cells += [_fmt(mean, std if seeds > 1 else None, table), paper]
-        epoch = statistics.fmean(r["epoch_seconds"] for r in runs)
-        wall = statistics.fmean(r["wall_seconds"] for r in runs)
-        lines.append(f"| {row['name']} | " + " | ".join(cells) + f" | {epoch:.1f} | {wall:.0f} |")
+            mine = _fmt(ours[m][0], ours[m][1] if seeds > 1 else None, table) if runs else "—"
+            cells += [mine, paper]
+        times = [f"{statistics.fmean(r[key] for r in runs):.{d}f}" if runs else "—"
+                 for key, d in (("epoch_seconds", 1), ("wall_seconds", 0))]
+        lines.append(f"| {row['name']} | " + " | ".join(cells + times) + " |")
     lines += ["", f"Ours: mean (std) over {seeds} seed(s), best dev epoch each; s/epoch (training and dev "
               f"evaluation) and s/run are means per run, one CPU thread per run; "
               f"{sum(r['wall_seconds'] for runs in results for r in runs) / 60:.1f} CPU-thread minutes in all.",
