@@ -174,13 +174,18 @@ MSRP_CONFIG = (
 )
 
 
-def test_predict_pairs_files_errors_and_the_python_api(data_root, tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def msrp_checkpoint(data_root, tmp_path, monkeypatch, capsys):
+    """A paraphrase checkpoint trained for one epoch on the tiny MSRP."""
     monkeypatch.setenv("TREELSTM_CACHE", str(tmp_path / "cache"))
     (tmp_path / "msrp.yaml").write_text(MSRP_CONFIG)
-    run("train", tmp_path / "msrp.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
-    checkpoint = tmp_path / "tiny-msrp" / "seed-1" / "checkpoint"
+    assert run("train", tmp_path / "msrp.yaml", "--data-dir", data_root, "--runs-dir", tmp_path) == 0
     capsys.readouterr()
+    return tmp_path / "tiny-msrp" / "seed-1" / "checkpoint"
 
+
+def test_predict_pairs_files_errors_and_the_python_api(msrp_checkpoint, tmp_path, capsys):
+    checkpoint = msrp_checkpoint
     assert run("predict", checkpoint, "--pair", "The dog runs.", "A dog is running.") == 0
     probability, label = capsys.readouterr().out.strip().split("\t")
     assert 0 <= float(probability) <= 1 and label in ("paraphrase", "not paraphrase")
@@ -210,12 +215,8 @@ def test_predict_pairs_files_errors_and_the_python_api(data_root, tmp_path, monk
     assert result["probability"] == pytest.approx(float(probability), abs=1e-4) and result["warnings"] == []
 
 
-def test_evaluate_on_paws_and_unknown_splits(data_root, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("TREELSTM_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "msrp.yaml").write_text(MSRP_CONFIG)
-    run("train", tmp_path / "msrp.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
-    checkpoint = tmp_path / "tiny-msrp" / "seed-1" / "checkpoint"
-    capsys.readouterr()
+def test_evaluate_on_paws_and_unknown_splits(msrp_checkpoint, data_root, capsys):
+    checkpoint = msrp_checkpoint
     assert run("evaluate", checkpoint, "--split", "paws-test", "--data-dir", data_root) == 0
     assert set(json.loads(capsys.readouterr().out)) == {"split", "epoch", "accuracy", "f1"}
     assert run("evaluate", checkpoint, "--split", "paws-train", "--data-dir", data_root) == 2
