@@ -75,9 +75,7 @@ class Paraphrase(Task):
             for side, text in enumerate(pair, 1):
                 if not text.strip():
                     raise ValueError(f"pair {k}: sentence {side} is empty")
-        trees = parse([text for pair in pairs for text in pair], progress=False)
-        if self.config.data.tree == "chain":
-            trees = [chain(t.num_nodes, tokens=t.tokens) for t in trees]
+        trees = self._trees([text for pair in pairs for text in pair], progress=False)
         model.eval()
         with torch.no_grad():
             batch = self.collate([LabelledPair(trees[2 * k], trees[2 * k + 1], 0) for k in range(len(pairs))], vocab)
@@ -91,13 +89,18 @@ class Paraphrase(Task):
                             "warnings": warnings})
         return results
 
-    def examples(self, dataset) -> list[LabelledPair]:
-        n = len(dataset)
-        trees = parse(list(dataset["sentence1"]) + list(dataset["sentence2"]))
+    def _trees(self, texts: list[str], progress: bool = True) -> list[Tree]:
+        """spaCy's dependency trees of raw sentences, or chains over the same tokens."""
+        if self.config.data.tree not in ("dependency", "chain"):
+            raise ValueError("paraphrase sentences are parsed by spaCy: data.tree must be dependency or chain")
+        trees = parse(texts, progress=progress)
         if self.config.data.tree == "chain":
             trees = [chain(t.num_nodes, tokens=t.tokens) for t in trees]
-        elif self.config.data.tree != "dependency":
-            raise ValueError("paraphrase sentences are parsed by spaCy: data.tree must be dependency or chain")
+        return trees
+
+    def examples(self, dataset) -> list[LabelledPair]:
+        n = len(dataset)
+        trees = self._trees(list(dataset["sentence1"]) + list(dataset["sentence2"]))
         return [LabelledPair(trees[k], trees[n + k], label) for k, label in enumerate(dataset["label"])]
 
     def tokens(self, pair: LabelledPair):

@@ -93,10 +93,10 @@ class Sentiment(Task):
         root = int(labels[constituency.root])
         if kind == "constituency":
             node_labels = labels
-        else:  # label the nodes whose words are exactly a labelled constituent's
-            phrases = {(int(a), int(b)): labels[j] for j, (a, b, _) in enumerate(token_spans(constituency))}
+        else:
             node_labels = np.full(tree.num_nodes, -1)
-            if kind == "dependency":
+            if kind == "dependency":  # label the nodes whose words are exactly a labelled constituent's
+                phrases = {(int(a), int(b)): labels[j] for j, (a, b, _) in enumerate(token_spans(constituency))}
                 for j, (a, b, n) in enumerate(token_spans(tree)):
                     if b - a + 1 == n:
                         node_labels[j] = phrases.get((int(a), int(b)), -1)

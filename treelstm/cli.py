@@ -62,15 +62,15 @@ def run_seeds(
     A run whose folder already holds a finished run of the same config is reused, unless ``rerun``."""
     plan = [(i, _with_seed(c, c.training.seed + k)) for i, c in enumerate(configs) for k in range(seeds)]
     results: list[list[dict]] = [[] for _ in configs]
+    def folder(c: Config) -> Path:
+        return runs_dir / c.name / f"seed-{c.training.seed}"
+
     if jobs == 1 or len(plan) == 1:
         for i, c in plan:
-            results[i].append(_run_one(c, data_root, runs_dir / c.name / f"seed-{c.training.seed}", True, rerun))
+            results[i].append(_run_one(c, data_root, folder(c), True, rerun))
         return results
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        futures = {
-            pool.submit(_run_one, c, data_root, runs_dir / c.name / f"seed-{c.training.seed}", False, rerun): i
-            for i, c in plan
-        }
+        futures = {pool.submit(_run_one, c, data_root, folder(c), False, rerun): i for i, c in plan}
         with tqdm(total=len(futures), desc="runs", unit="run") as bar:
             for future in as_completed(futures):
                 result = future.result()

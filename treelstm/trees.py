@@ -105,11 +105,14 @@ def _check_tree(parents: np.ndarray, name: str, base: int) -> None:
         raise ValueError(f"cycle: {name} {int(stuck[0]) + base} never reaches the root")
 
 
-def subtree_reduce(parents: np.ndarray, values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+def subtree_reduce(
+    parents: np.ndarray, values: np.ndarray, ufunc: np.ufunc, height: np.ndarray | None = None
+) -> np.ndarray:
     """Fold ``values`` over every subtree with ``ufunc`` (e.g. ``np.minimum``, ``np.add``):
-    ``out[j] = ufunc.reduce(values[k] for k in subtree(j))``, lowest nodes first."""
+    ``out[j] = ufunc.reduce(values[k] for k in subtree(j))``, lowest nodes first.
+    ``height`` (:func:`~treelstm.schedule.heights` of ``parents``) saves recomputing it."""
     out = np.array(values, copy=True)
-    height = heights(parents)
+    height = heights(parents) if height is None else height
     for h in range(int(height.max())):
         nodes = np.flatnonzero((height == h) & (parents >= 0))
         ufunc.at(out, parents[nodes], out[nodes])
@@ -129,10 +132,10 @@ def token_spans(tree: Tree) -> np.ndarray:
     """``(n, 3)``: for each node, the first and last token index in its subtree and how many
     tokens it holds (the span is contiguous when ``last - first + 1 == count``)."""
     has_token = np.array([t is not None for t in tree.tokens])
-    index = np.arange(tree.num_nodes)
-    first = subtree_reduce(tree.parents, np.where(has_token, index, tree.num_nodes), np.minimum)
-    last = subtree_reduce(tree.parents, np.where(has_token, index, -1), np.maximum)
-    count = subtree_reduce(tree.parents, has_token.astype(np.int64), np.add)
+    index, height = np.arange(tree.num_nodes), heights(tree.parents)
+    first = subtree_reduce(tree.parents, np.where(has_token, index, tree.num_nodes), np.minimum, height)
+    last = subtree_reduce(tree.parents, np.where(has_token, index, -1), np.maximum, height)
+    count = subtree_reduce(tree.parents, has_token.astype(np.int64), np.add, height)
     return np.stack([first, last, count], axis=1)
 
 
