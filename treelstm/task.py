@@ -34,6 +34,8 @@ class Task(ABC):
     splits = ("train", "dev", "test")
     eval_splits = splits
     """Splits ``treelstm evaluate`` accepts (a task may add e.g. a cross-domain test set)."""
+    raw_input = "pairs"
+    """What :meth:`predict_raw` takes: ``pairs`` of sentences or ``texts``."""
 
     def __init__(self, config: Config):
         self.config = config

@@ -63,8 +63,10 @@ def _optimizers(model: nn.Module, config: Config) -> list[torch.optim.Optimizer]
     separate = table and config.embeddings.lr is not None
     if table and not separate:
         groups.append({"params": table, "weight_decay": 0.0})
-    make = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}[t.optimizer]
-    optimizers = [make(groups, lr=t.lr)]
+    if t.optimizer == "sgd":
+        optimizers = [torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum)]
+    else:
+        optimizers = [{"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam}[t.optimizer](groups, lr=t.lr)]
     if separate:
         optimizers.append(torch.optim.SGD(table, lr=config.embeddings.lr))
     return optimizers
@@ -93,8 +95,11 @@ def load_splits(task: Task, data_root: Path) -> dict[str, list]:
     return splits
 
 
-def _train_epoch(task: Task, model: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary) -> float:
-    """One pass over the training examples (``groups``: a progress bar over lists of examples); the mean loss."""
+def _train_epoch(
+    task: Task, model: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary, clip: float | None = None
+) -> float:
+    """One pass over the training examples (``groups``: a progress bar over lists of examples); the mean loss.
+    With ``clip``, the gradients' global norm is clipped to it before each step."""
     model.train()
     total, count = 0.0, 0
     for examples in groups:
@@ -102,6 +107,8 @@ def _train_epoch(task: Task, model: nn.Module, optimizers: list, groups: tqdm, v
         for optimizer in optimizers:
             optimizer.zero_grad()
         loss.backward()
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
         for optimizer in optimizers:
             optimizer.step()
         total, count = total + loss.item() * len(examples), count + len(examples)
@@ -131,12 +138,18 @@ def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True)
     dev_batches = [task.collate(b, vocab) for b in batches(splits["dev"], 256)]
     best, best_epoch, epoch_seconds = -float("inf"), 0, []
     meta = {"task": config.task, "embedding_dim": embedding.embedding_dim}
+    schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + config.training.lr_decay * e))
+                  for o in optimizers]
     for epoch in range(1, config.training.epochs + 1):
+        if best_epoch and config.training.patience and epoch - best_epoch > config.training.patience:
+            break
         start = time.perf_counter()
         order = torch.randperm(len(splits["train"]), generator=generator).tolist()
         bar = tqdm(batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
                    disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
-        train_loss = _train_epoch(task, model, optimizers, bar, vocab)
+        train_loss = _train_epoch(task, model, optimizers, bar, vocab, config.training.clip)
+        for scheduler in schedulers:
+            scheduler.step()
         train_seconds = time.perf_counter() - start
         dev = evaluate(task, model, dev_batches, splits["dev"])
         record = {"epoch": epoch, "train_loss": train_loss, "train_seconds": round(train_seconds, 2),

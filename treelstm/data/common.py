@@ -19,4 +19,5 @@ def read_lines(path: Path, what: str) -> list[str]:
     except UnicodeDecodeError as error:
         line = error.object[: error.start].count(b"\n") + 1
         raise ValueError(f"{path}:{line}: not valid UTF-8 ({error.reason})") from None
-    return text.splitlines()
+    lines = text.replace("\r\n", "\n").split("\n")  # not splitlines(): it also breaks at \x0b, \x1c, \u2028...
+    return lines[:-1] if lines and not lines[-1] else lines
