@@ -55,12 +55,14 @@ def _stored_config(run_dir: Path) -> Config:
 
 
 def run_seeds(
-    configs: list[Config], seeds: int, data_root: Path, runs_dir: Path, jobs: int, rerun: bool = False
+    configs: list[Config], seeds: int | Sequence[int], data_root: Path, runs_dir: Path, jobs: int, rerun: bool = False
 ) -> list[list[dict]]:
-    """Train every config with ``seeds`` seeds (seed, seed+1, ...), ``jobs`` runs at a time.
+    """Train every config with ``seeds`` seeds (seed, seed+1, ...; one count for all or one per
+    config), ``jobs`` runs at a time.
 
     A run whose folder already holds a finished run of the same config is reused, unless ``rerun``."""
-    plan = [(i, _with_seed(c, c.training.seed + k)) for i, c in enumerate(configs) for k in range(seeds)]
+    counts = [seeds] * len(configs) if isinstance(seeds, int) else list(seeds)
+    plan = [(i, _with_seed(c, c.training.seed + k)) for i, c in enumerate(configs) for k in range(counts[i])]
     results: list[list[dict]] = [[] for _ in configs]
     def folder(c: Config) -> Path:
         return runs_dir / c.name / f"seed-{c.training.seed}"
@@ -220,7 +222,8 @@ def _cmd_reproduce(args) -> None:
     seeds = 1 if args.quick else args.seeds
     ours = [row for row in rows if "config" in row]  # rows without a config are published figures only
     configs = [load_config(PAPERS.parent / row["config"], args.set) for row in ours]
-    trained = run_seeds(configs, seeds, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun)
+    counts = [min(seeds, row.get("seeds", seeds)) for row in ours]  # a row may cap its seeds (costly ablations)
+    trained = run_seeds(configs, counts, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun)
     results = [trained[ours.index(row)] if "config" in row else [] for row in rows]
     markdown = render_table(table, rows, results, seeds)
     out = Path(args.runs_dir) / "reproduce" / f"{args.table}{'-quick' if args.quick else ''}.md"
@@ -240,12 +243,13 @@ def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds
         for m in metrics:
             paper = row.get("paper", {}).get(m)  # [mean, std], or a number where no std was published
             paper = _fmt(*paper, table) if isinstance(paper, list) else "—" if paper is None else _fmt(paper, None, table)
-            mine = _fmt(ours[m][0], ours[m][1] if seeds > 1 else None, table) if runs else "—"
+            mine = _fmt(ours[m][0], ours[m][1] if len(runs) > 1 else None, table) if runs else "—"
             cells += [mine, paper]
         times = [f"{statistics.fmean(r[key] for r in runs):.{d}f}" if runs else "—"
                  for key, d in (("epoch_seconds", 1), ("wall_seconds", 0))]
-        lines.append(f"| {row['name']} | " + " | ".join(cells + times) + " |")
-    lines += ["", f"Ours: mean (std) over {seeds} seed(s), best dev epoch each; s/epoch (training and dev "
+        name = row["name"] + (f" ({len(runs)} seed{'s' * (len(runs) > 1)})" if runs and len(runs) != seeds else "")
+        lines.append(f"| {name} | " + " | ".join(cells + times) + " |")
+    lines += ["", f"Ours: mean (std) over {seeds} seed(s) unless the row says otherwise, best dev epoch each; s/epoch (training and dev "
               f"evaluation) and s/run are means per run, one CPU thread per run; "
               f"{sum(r['wall_seconds'] for runs in results for r in runs) / 60:.1f} CPU-thread minutes in all.",
               f"Paper: {table['source']}"]
