@@ -17,3 +17,10 @@ def test_embedding_loading_smoke(capsys):
     rows = load("embedding_loading").main(["--smoke", "--repeat", "1"])
     assert [what for what, _ in rows] == ["GloVe text, all 2,000 rows", "GloVe text, 100 wanted words"]
     assert "| GloVe text, all 2,000 rows |" in capsys.readouterr().out
+
+
+def test_ner_speed_smoke(capsys):
+    rows = load("ner_speed").main(["--smoke", "--repeat", "1"])
+    assert [(name, what) for name, what, _ in rows] == [
+        (name, what) for name in ("fused", "cells", "nn.LSTM") for what in ("train, batch 32", "decode, batch 256")]
+    assert "| cells | decode, batch 256 |" in capsys.readouterr().out
