@@ -120,6 +120,14 @@ def test_reproduce_prints_ours_beside_the_paper(data_root, configs, tmp_path, mo
                "--runs-dir", tmp_path / "runs") == 0
     table = out[out.index("### Tiny table"):]
     assert capsys.readouterr().out.endswith(table)
+    # --finished-only trains nothing: 2 of 3 seeds finished, and a capped row
+    rows = yaml.safe_load(papers.read_text())
+    rows["tiny"]["rows"][1]["seeds"] = 1
+    papers.write_text(yaml.safe_dump(rows))
+    assert run("reproduce", "tiny", "--seeds", 3, "--finished-only", "--set", "training.epochs=1",
+               "--data-dir", data_root, "--runs-dir", tmp_path / "runs") == 0
+    out = capsys.readouterr().out
+    assert "| Tree (2 seeds) | 0." in out and "| Chain (1 seed) | 0." in out and "over 3 seed(s) unless" in out
     monkeypatch.undo()
     monkeypatch.setattr(cli, "PAPERS", papers)
     assert run("reproduce", "tiny", "--quick", "--set", "training.epochs=1", "--data-dir", data_root,

@@ -4,7 +4,7 @@
     treelstm evaluate CHECKPOINT [--split test]
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
     treelstm plot RUN_DIR
-    treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J]
+    treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J] [--finished-only]
 
 User errors (a bad config, a missing or malformed data file) print one line and exit with
 status 2; ``--debug`` shows the traceback instead.
@@ -43,10 +43,16 @@ def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, rer
     """Train one run, or reuse its results when ``run_dir`` holds a finished run of the same config."""
     from treelstm.training import train
 
+    result = None if rerun else _finished(config, run_dir)
+    return result or train(config, data_root, run_dir, progress=progress) | {"run_dir": str(run_dir)}
+
+
+def _finished(config: Config, run_dir: Path) -> dict | None:
+    """The results of a finished run of ``config`` in ``run_dir``, if there is one."""
     done = run_dir / "test_metrics.json"
-    if not rerun and done.exists() and _stored_config(run_dir) == config:
+    if done.exists() and _stored_config(run_dir) == config:
         return json.loads(done.read_text(encoding="utf-8")) | {"run_dir": str(run_dir), "reused": True}
-    return train(config, data_root, run_dir, progress=progress) | {"run_dir": str(run_dir)}
+    return None
 
 
 def _stored_config(run_dir: Path) -> Config:
@@ -55,18 +61,25 @@ def _stored_config(run_dir: Path) -> Config:
 
 
 def run_seeds(
-    configs: list[Config], seeds: int | Sequence[int], data_root: Path, runs_dir: Path, jobs: int, rerun: bool = False
+    configs: list[Config], seeds: int | Sequence[int], data_root: Path, runs_dir: Path, jobs: int, rerun: bool = False,
+    finished_only: bool = False,
 ) -> list[list[dict]]:
     """Train every config with ``seeds`` seeds (seed, seed+1, ...; one count for all or one per
     config), ``jobs`` runs at a time.
 
-    A run whose folder already holds a finished run of the same config is reused, unless ``rerun``."""
+    A run whose folder already holds a finished run of the same config is reused, unless ``rerun``;
+    with ``finished_only``, nothing is trained and only such runs are returned."""
     counts = [seeds] * len(configs) if isinstance(seeds, int) else list(seeds)
     plan = [(i, _with_seed(c, c.training.seed + k)) for i, c in enumerate(configs) for k in range(counts[i])]
     results: list[list[dict]] = [[] for _ in configs]
     def folder(c: Config) -> Path:
         return runs_dir / c.name / f"seed-{c.training.seed}"
 
+    if finished_only:
+        for i, c in plan:
+            if result := _finished(c, folder(c)):
+                results[i].append(result)
+        return results
     if jobs == 1 or len(plan) == 1:
         for i, c in plan:
             results[i].append(_run_one(c, data_root, folder(c), True, rerun))
@@ -223,7 +236,8 @@ def _cmd_reproduce(args) -> None:
     ours = [row for row in rows if "config" in row]  # rows without a config are published figures only
     configs = [load_config(PAPERS.parent / row["config"], args.set) for row in ours]
     counts = [min(seeds, row.get("seeds", seeds)) for row in ours]  # a row may cap its seeds (costly ablations)
-    trained = run_seeds(configs, counts, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun)
+    trained = run_seeds(configs, counts, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun,
+                        args.finished_only)
     results = [trained[ours.index(row)] if "config" in row else [] for row in rows]
     markdown = render_table(table, rows, results, seeds)
     out = Path(args.runs_dir) / "reproduce" / f"{args.table}{'-quick' if args.quick else ''}.md"
@@ -304,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table", help="e.g. tai2015-sick, tai2015-sst")
     p.add_argument("--quick", action="store_true", help="the headline row only, one seed")
     p.add_argument("--rerun", action="store_true", help="train again even where a finished run of the same config exists")
+    p.add_argument("--finished-only", action="store_true",
+                   help="train nothing: the table of the runs finished so far (while the rest still train)")
     p.add_argument("--seeds", type=int, default=5)
     common(p)
     p.set_defaults(func=_cmd_reproduce)
