@@ -168,3 +168,16 @@ def test_python_api_and_spacy_doc(ner_checkpoint):
     set_entities(doc, from_doc["entities"])
     assert [(e.start_char, e.end_char, e.label_) for e in doc.ents] == [
         (e["start"], e["end"], e["type"]) for e in result["entities"]]
+
+
+def test_the_docs_python_examples_run(ner_checkpoint, capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ner.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        assert "runs/conll2003-blstm-crf-charlstm/seed-1/checkpoint" in block
+        exec(block.replace("runs/conll2003-blstm-crf-charlstm/seed-1/checkpoint", str(ner_checkpoint)), {})
+    assert capsys.readouterr().out.rstrip().endswith("]")  # the spaCy example prints its doc.ents
