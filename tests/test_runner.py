@@ -226,7 +226,7 @@ def test_predict_pairs_files_errors_and_the_python_api(msrp_checkpoint, tmp_path
 def test_evaluate_on_paws_and_unknown_splits(msrp_checkpoint, data_root, capsys):
     checkpoint = msrp_checkpoint
     assert run("evaluate", checkpoint, "--split", "paws-test", "--data-dir", data_root) == 0
-    assert set(json.loads(capsys.readouterr().out)) == {"split", "epoch", "accuracy", "f1"}
+    assert set(json.loads(capsys.readouterr().out)) == {"split", "epoch", "accuracy", "f1", "examples_per_second"}
     assert run("evaluate", checkpoint, "--split", "paws-train", "--data-dir", data_root) == 2
     assert "unknown split 'paws-train'; the paraphrase task has train, dev, test, paws-dev, paws-test" in capsys.readouterr().err
 

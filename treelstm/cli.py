@@ -17,6 +17,7 @@ import json
 import os
 import statistics
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
@@ -129,8 +130,11 @@ def _cmd_evaluate(args) -> None:
 
     task, model, vocab, meta = load_checkpoint(Path(args.checkpoint))
     split = task.examples(task.read_split(_data_root(args), args.split))
+    start = time.perf_counter()
     metrics = evaluate(task, model, [task.collate(b, vocab) for b in batches(split, 256)], split)
-    print(json.dumps({"split": args.split, "epoch": meta.get("epoch"), **metrics}, indent=2))
+    seconds = time.perf_counter() - start  # collating and predicting, batches of 256
+    print(json.dumps({"split": args.split, "epoch": meta.get("epoch"), **metrics,
+                      "examples_per_second": round(len(split) / seconds, 1)}, indent=2))
 
 
 def _check_pair(where: str, pair: Sequence[str]) -> tuple[str, str]:
