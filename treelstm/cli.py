@@ -132,7 +132,7 @@ def _cmd_evaluate(args) -> None:
     split = task.examples(task.read_split(_data_root(args), args.split))
     start = time.perf_counter()
     metrics = evaluate(task, model, [task.collate(b, vocab) for b in batches(split, 256)], split)
-    seconds = time.perf_counter() - start  # collating and predicting, batches of 256
+    seconds = time.perf_counter() - start  # collating, predicting (batches of 256) and scoring
     print(json.dumps({"split": args.split, "epoch": meta.get("epoch"), **metrics,
                       "examples_per_second": round(len(split) / seconds, 1)}, indent=2))
 
