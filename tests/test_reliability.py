@@ -1,9 +1,15 @@
 """Reliability of training runs: a diverging loss stops the run, checkpoints never run code,
 saves survive being killed, and a killed run resumes to the same numbers."""
 
-import pytest
+import json
+import os
+import pickle
 
-from treelstm import cli
+import pytest
+import torch
+
+from treelstm import __version__, cli
+from treelstm.checkpoint import VersionWarning, load_checkpoint
 
 
 def run(*argv):
@@ -30,3 +36,82 @@ def test_a_nan_or_inf_loss_stops_the_run_naming_the_step(data_root, configs, tmp
     assert run("train", configs / "sst.yaml", "--set", "training.clip=1", "--data-dir", data_root,
                "--runs-dir", tmp_path) == 2
     assert capsys.readouterr().err.strip().endswith(f"the loss is {shown}; lower training.lr")
+
+
+class Payload:
+    """Unpickling this runs a shell command that creates ``marker``: what a hostile checkpoint could do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.fixture
+def checkpoint(data_root, configs, tmp_path, capsys):
+    """A relatedness checkpoint trained for one epoch."""
+    assert run("train", configs / "sick.yaml", "--set", "training.epochs=1", "--data-dir", data_root,
+               "--runs-dir", tmp_path / "runs") == 0
+    capsys.readouterr()
+    return tmp_path / "runs" / "tiny-sick" / "seed-1" / "checkpoint"
+
+
+def test_the_payload_is_live(tmp_path):
+    pickle.loads(pickle.dumps(Payload(tmp_path / "marker")))
+    assert (tmp_path / "marker").exists()
+
+
+@pytest.mark.parametrize("save", [
+    lambda payload, path: path.write_bytes(pickle.dumps({"encoder.weight": payload})),
+    lambda payload, path: torch.save({"encoder.weight": payload}, path),
+], ids=["pickle", "torch.save"])
+def test_a_pickled_checkpoint_is_refused_without_running_it(checkpoint, data_root, tmp_path, capsys, save):
+    marker = tmp_path / "marker"
+    save(Payload(marker), checkpoint / "model.safetensors")
+    with pytest.raises(ValueError, match="model.safetensors: not a safetensors weights file .*; pickled weights"):
+        load_checkpoint(checkpoint)
+    assert run("evaluate", checkpoint, "--data-dir", data_root) == 2
+    assert capsys.readouterr().err.startswith(f"treelstm: error: {checkpoint / 'model.safetensors'}: not a safetensors")
+    assert not marker.exists()
+
+
+def test_a_config_asking_for_python_objects_is_refused(checkpoint, tmp_path):
+    marker = tmp_path / "marker"
+    (checkpoint / "config.yaml").write_text(f"!!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(ValueError, match="config.yaml:1:1: not valid YAML \\(could not determine a constructor"):
+        load_checkpoint(checkpoint)
+    assert not marker.exists()
+
+
+def test_weights_that_do_not_fit_the_config_say_so(checkpoint, capsys, data_root):
+    config = checkpoint / "config.yaml"
+    config.write_text(config.read_text().replace("hidden_size: 8", "hidden_size: 9"))
+    with pytest.raises(ValueError) as error:
+        load_checkpoint(checkpoint)
+    assert str(error.value).startswith(f"checkpoint {checkpoint}: its weights do not fit its config (")
+    assert "encoder.recurrent.cell.U is (16, 8), the model's is (18, 9)" in str(error.value)
+    meta = json.loads((checkpoint / "meta.json").read_text())
+    (checkpoint / "meta.json").write_text(json.dumps(meta | {"treelstm_version": "0.0.1"}))
+    assert run("evaluate", checkpoint, "--data-dir", data_root) == 2
+    assert capsys.readouterr().err.strip().endswith(f"; saved by treelstm 0.0.1, this is treelstm {__version__}")
+
+
+def test_another_version_loads_with_a_warning(checkpoint, capsys, data_root):
+    meta = json.loads((checkpoint / "meta.json").read_text())
+    (checkpoint / "meta.json").write_text(json.dumps(meta | {"treelstm_version": "0.0.1"}))
+    with pytest.warns(VersionWarning, match=f"saved by treelstm 0.0.1, this is treelstm {__version__}"):
+        load_checkpoint(checkpoint)
+    assert run("evaluate", checkpoint, "--data-dir", data_root) == 0
+    assert capsys.readouterr().err.strip() == (
+        f"treelstm: warning: checkpoint {checkpoint}; saved by treelstm 0.0.1, this is treelstm {__version__}")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{", "meta.json:1:2: not valid JSON (Expecting property name enclosed in double quotes)"),
+    ("[]", "meta.json: expected a JSON object with an integer embedding_dim"),
+])
+def test_a_broken_meta_file_is_named(checkpoint, text, message):
+    (checkpoint / "meta.json").write_text(text)
+    with pytest.raises(ValueError, match=message.replace("(", "\\(").replace(")", "\\)")):
+        load_checkpoint(checkpoint)

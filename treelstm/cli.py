@@ -7,7 +7,8 @@
     treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J] [--finished-only]
 
 User errors (a bad config, a missing or malformed data file) print one line and exit with
-status 2; ``--debug`` shows the traceback instead.
+status 2; ``--debug`` shows the traceback instead. The library's warnings (e.g. a checkpoint
+saved by another treelstm version) print as one ``treelstm: warning:`` line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
@@ -330,18 +332,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(show):
+    """A ``warnings.showwarning`` printing the library's warnings as one line, others through ``show``."""
+
+    def showwarning(message, category, filename, lineno, file=None, line=None) -> None:
+        if category.__module__.startswith("treelstm"):
+            print(f"treelstm: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError) as error:
-        if args.debug:
-            raise
-        print(f"treelstm: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("treelstm: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
+        try:
+            args.func(args)
+        except (ConfigError, ValueError, FileNotFoundError) as error:
+            if args.debug:
+                raise
+            print(f"treelstm: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("treelstm: interrupted", file=sys.stderr)
+            return 130
     return 0
 
 
