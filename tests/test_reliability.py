@@ -4,12 +4,18 @@ saves survive being killed, and a killed run resumes to the same numbers."""
 import json
 import os
 import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from treelstm import __version__, cli
-from treelstm.checkpoint import VersionWarning, load_checkpoint
+from treelstm.checkpoint import VersionWarning, load_checkpoint, save_checkpoint
 
 
 def run(*argv):
@@ -115,3 +121,65 @@ def test_a_broken_meta_file_is_named(checkpoint, text, message):
     (checkpoint / "meta.json").write_text(text)
     with pytest.raises(ValueError, match=message.replace("(", "\\(").replace(")", "\\)")):
         load_checkpoint(checkpoint)
+
+
+SAVER = """
+import sys, torch
+from treelstm.checkpoint import load_checkpoint, save_checkpoint
+task, model, vocab, meta = load_checkpoint(sys.argv[1])
+for k in range(1, 10**9):
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            tensor.fill_(k)
+    save_checkpoint(sys.argv[1], model, vocab, task.config, {**meta, "epoch": k})
+    print(k, flush=True)
+"""
+
+
+def consistent(folder):
+    """The epoch of the checkpoint in ``folder``, after checking that every weight is that number."""
+    task, model, vocab, meta = load_checkpoint(folder)
+    assert all((tensor == meta["epoch"]).all() for tensor in model.state_dict().values())
+    return meta["epoch"]
+
+
+@pytest.mark.parametrize("kills", [3, pytest.param(50, marks=pytest.mark.slow)])
+def test_a_writer_killed_mid_save_leaves_a_whole_checkpoint(checkpoint, kills):
+    """A process saves over the checkpoint again and again (weights all k, meta epoch k) and is
+    SIGKILLed at a random moment; the folder then loads, weights and meta from the same save."""
+    chance = random.Random(0)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    last = 0
+    for _ in range(kills):
+        saver = subprocess.Popen([sys.executable, "-c", SAVER, str(checkpoint)], stdout=subprocess.PIPE, text=True,
+                                 env=env)
+        target = chance.randint(1, 5)
+        while int(saver.stdout.readline()) < target:
+            pass
+        time.sleep(chance.uniform(0, 0.02))
+        saver.send_signal(signal.SIGKILL)
+        saver.wait()
+        saver.stdout.close()
+        last = consistent(checkpoint)
+        assert last >= target
+    assert last
+
+
+def test_a_save_killed_between_its_renames_leaves_the_previous_checkpoint(checkpoint, monkeypatch):
+    task, model, vocab, meta = load_checkpoint(checkpoint)
+    renames, rename = [], os.rename
+
+    def killed_at_the_second(source, target):
+        renames.append(target)
+        if len(renames) == 2:
+            raise KeyboardInterrupt  # stands in for SIGKILL: nothing after it runs
+        rename(source, target)
+
+    monkeypatch.setattr(os, "rename", killed_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(checkpoint, model, vocab, task.config, {**meta, "epoch": 99})
+    monkeypatch.undo()
+    assert not checkpoint.exists() and load_checkpoint(checkpoint)[3]["epoch"] == meta["epoch"]
+    save_checkpoint(checkpoint, model, vocab, task.config, {**meta, "epoch": 7})
+    assert load_checkpoint(checkpoint)[3]["epoch"] == 7
+    assert [p.name for p in checkpoint.parent.iterdir() if p.name.startswith(".checkpoint")] == []

@@ -2,9 +2,11 @@
 
 A checkpoint folder holds ``model.safetensors``, ``vocab.txt``, ``config.yaml`` and
 ``meta.json``. Loading never unpickles anything: a weights file that is not safetensors (a
-pickle, say) is refused, as is YAML that asks for Python objects. Each file is written to a
-temporary name, flushed to disk and renamed into place, so a run killed while saving leaves
-whole files. Weights that do not fit the checkpoint's config are an error saying which; a
+pickle, say) is refused, as is YAML that asks for Python objects.
+
+Saving is atomic for the folder as a whole (:func:`atomic_folder`): the files are written and
+flushed to disk in a staging folder beside it, which then takes the folder's place by renames,
+so a run killed while saving leaves the previous checkpoint or the new one, never a mix. Weights that do not fit the checkpoint's config are an error saying which; a
 checkpoint saved by another treelstm version loads with a :class:`VersionWarning`.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -25,7 +28,8 @@ from torch import nn
 from treelstm.config import Config, load_config
 from treelstm.embeddings import Vocabulary
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "atomic_write", "VersionWarning"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "atomic_write", "atomic_folder", "settled",
+           "write_synced", "write_text", "VersionWarning"]
 
 
 class VersionWarning(UserWarning):
@@ -38,32 +42,76 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        write_synced(Path(tmp), write)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
 
 
-def _write_text(path: Path, text: str) -> None:
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+def atomic_folder(folder: Path, fill: Callable[[Path], None]) -> None:
+    """Replace ``folder`` by the files ``fill(staging)`` writes (each flushed to disk with
+    :func:`write_synced`) into a staging folder beside it.
 
-    atomic_write(path, write)
+    Two renames swap the staging folder in: ``folder`` becomes ``.NAME.old``, then the staging
+    folder becomes ``folder``. A process killed at any point leaves the previous contents or the
+    new ones whole; between the renames only ``.NAME.old`` exists, and :func:`settled` finds it."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.new-*"):  # staging left by a killed save
+        shutil.rmtree(stale)
+    staging = folder.with_name(f".{folder.name}.new-{os.getpid()}")
+    staging.mkdir()
+    fill(staging)
+    old = folder.with_name(f".{folder.name}.old")
+    if folder.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(folder, old)
+    os.rename(staging, folder)
+    _fsync_folder(folder.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def settled(folder: Path) -> Path:
+    """``folder``, or its previous contents when a save was killed between :func:`atomic_folder`'s renames."""
+    folder = Path(folder)
+    old = folder.with_name(f".{folder.name}.old")
+    return old if not folder.exists() and old.is_dir() else folder
+
+
+def write_synced(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(path)``, then flush the file to disk."""
+    write(str(path))
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 and flush it to disk."""
+    write_synced(path, lambda p: Path(p).write_text(text, encoding="utf-8"))
 
 
 def save_checkpoint(folder: Path, model: nn.Module, vocab: Vocabulary, config: Config, meta: dict) -> None:
+    """Save a checkpoint folder atomically (see :func:`atomic_folder`)."""
     from treelstm import __version__
 
-    folder = Path(folder)
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-    atomic_write(folder / "model.safetensors", lambda tmp: save_file(state, tmp))
-    _write_text(folder / "vocab.txt", "".join(token + "\n" for token in vocab.tokens))
-    _write_text(folder / "config.yaml", config.to_yaml())
-    _write_text(folder / "meta.json", json.dumps({"treelstm_version": __version__, **meta}, indent=2))
+
+    def fill(staging: Path) -> None:
+        write_synced(staging / "model.safetensors", lambda path: save_file(state, path))
+        write_text(staging / "vocab.txt", "".join(token + "\n" for token in vocab.tokens))
+        write_text(staging / "config.yaml", config.to_yaml())
+        write_text(staging / "meta.json", json.dumps({"treelstm_version": __version__, **meta}, indent=2))
+
+    atomic_folder(folder, fill)
 
 
 def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -78,7 +126,7 @@ def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu"):
     """Rebuild ``(task, model, vocab, meta)`` from a checkpoint folder."""
     from treelstm.task import get_task
 
-    folder = Path(folder)
+    folder = settled(folder)
     for name in ("model.safetensors", "vocab.txt", "config.yaml", "meta.json"):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder}: not a checkpoint, {name} is missing")
