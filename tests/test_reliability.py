@@ -183,3 +183,117 @@ def test_a_save_killed_between_its_renames_leaves_the_previous_checkpoint(checkp
     save_checkpoint(checkpoint, model, vocab, task.config, {**meta, "epoch": 7})
     assert load_checkpoint(checkpoint)[3]["epoch"] == 7
     assert [p.name for p in checkpoint.parent.iterdir() if p.name.startswith(".checkpoint")] == []
+
+
+def interrupt_at(monkeypatch, task_class, call, error=KeyboardInterrupt):
+    """Make ``task_class.loss`` raise ``error`` on its ``call``-th call (8 batches an epoch: 11 is epoch 2, step 3)."""
+    calls, loss = [], task_class.loss
+
+    def loss_until(self, model, batch):
+        calls.append(1)
+        if len(calls) == call:
+            raise error
+        return loss(self, model, batch)
+
+    monkeypatch.setattr(task_class, "loss", loss_until)
+
+
+def records(run_dir):
+    """The epochs' records without their timings."""
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if "seconds" not in k} for line in lines]
+
+
+def same_numbers(run_dir, reference):
+    """The run in ``run_dir`` ended with exactly the metrics of ``reference``."""
+    ours, theirs = (json.loads((d / "test_metrics.json").read_text()) for d in (run_dir, reference))
+    assert ours["test"] == theirs["test"] and ours["epoch"] == theirs["epoch"] and ours["dev"] == theirs["dev"]
+    assert records(run_dir) == records(reference) and len(records(run_dir)) == 3
+    assert not (run_dir / "resume").exists()
+
+
+@pytest.mark.parametrize("name, task", [("sst", "tasks.sentiment.Sentiment"), ("ner", "tasks.ner.NamedEntities")])
+def test_ctrl_c_then_resume_gives_the_uninterrupted_numbers(data_root, configs, tmp_path, capsys, monkeypatch,
+                                                           name, task):
+    import importlib
+
+    module, _, cls = task.rpartition(".")
+    task_class = getattr(importlib.import_module(module), cls)
+    train = ("train", configs / f"{name}.yaml", "--set", "training.epochs=3", "--data-dir", data_root)
+    assert run(*train, "--runs-dir", tmp_path / "whole") == 0
+    reference = next((tmp_path / "whole").glob("*/seed-1"))
+    interrupt_at(monkeypatch, task_class, 11)
+    assert run(*train, "--runs-dir", tmp_path / "cut") == 130
+    run_dir = next((tmp_path / "cut").glob("*/seed-1"))
+    assert capsys.readouterr().err.strip() == f"treelstm: interrupted: resume with treelstm train --resume {run_dir}"
+    assert json.loads((run_dir / "resume" / "state.json").read_text())["epoch"] == 1 and len(records(run_dir)) == 1
+    monkeypatch.undo()
+    assert run("train", "--resume", run_dir, "--data-dir", data_root) == 0
+    assert f"\ntiny-{name} seed 1: test " in capsys.readouterr().out
+    same_numbers(run_dir, reference)
+
+
+KILLED_RUN = """
+import sys, time
+from tasks.sentiment import Sentiment
+from treelstm import cli
+
+loss = Sentiment.loss
+Sentiment.loss = lambda self, model, batch: time.sleep(0.1) or loss(self, model, batch)  # slow enough to be killed
+cli.main(sys.argv[1:])
+"""
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_numbers(data_root, configs, tmp_path):
+    train = ["train", str(configs / "sst.yaml"), "--set", "training.epochs=3", "--data-dir", str(data_root)]
+    assert run(*train, "--runs-dir", tmp_path / "whole") == 0
+    run_dir = tmp_path / "cut" / "tiny-sst" / "seed-1"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    trainer = subprocess.Popen([sys.executable, "-c", KILLED_RUN, *train, "--runs-dir", str(tmp_path / "cut")],
+                               env=env, stderr=subprocess.DEVNULL)
+    state = run_dir / "resume" / "state.json"
+    while not state.exists():
+        assert trainer.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.01)
+    trainer.send_signal(signal.SIGKILL)
+    trainer.wait()
+    assert not (run_dir / "test_metrics.json").exists() and json.loads(state.read_text())["epoch"] in (1, 2)
+    assert run("train", "--resume", run_dir, "--data-dir", data_root) == 0
+    same_numbers(run_dir, tmp_path / "whole" / "tiny-sst" / "seed-1")
+
+
+def test_resume_errors(data_root, configs, tmp_path, capsys, monkeypatch):
+    from tasks.sentiment import Sentiment
+
+    interrupt_at(monkeypatch, Sentiment, 3)
+    assert run("train", configs / "sst.yaml", "--data-dir", data_root, "--runs-dir", tmp_path) == 130
+    assert capsys.readouterr().err.strip() == "treelstm: interrupted before the first epoch ended; nothing to resume"
+    run_dir = tmp_path / "tiny-sst" / "seed-1"
+    assert run("train", "--resume", run_dir, "--data-dir", data_root) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"treelstm: error: {run_dir}: nothing to resume, there is no resume/ folder "
+        "(a finished run, or one stopped before its first epoch ended)")
+    for argv, message in [
+        (("train", "--data-dir", data_root), "train: give a CONFIG file, or --resume RUN_DIR to continue a run"),
+        (("train", configs / "sst.yaml", "--resume", run_dir, "--data-dir", data_root),
+         "--resume RUN_DIR trains the run's own config: give no CONFIG, --set or --seeds with it"),
+        (("train", "--resume", tmp_path, "--data-dir", data_root),
+         f"{tmp_path}: not a run folder (runs/NAME/seed-K), config.yaml is missing"),
+    ]:
+        assert run(*argv) == 2
+        assert capsys.readouterr().err.strip() == f"treelstm: error: {message}"
+
+
+def test_a_resume_state_carrying_a_pickled_payload_is_refused(data_root, configs, tmp_path, capsys, monkeypatch):
+    from tasks.sentiment import Sentiment
+
+    interrupt_at(monkeypatch, Sentiment, 11)
+    assert run("train", configs / "sst.yaml", "--data-dir", data_root, "--runs-dir", tmp_path) == 130
+    run_dir, marker = tmp_path / "tiny-sst" / "seed-1", tmp_path / "marker"
+    torch.save({"optimizers": [Payload(marker)]}, run_dir / "resume" / "state.pt")
+    capsys.readouterr()
+    assert run("train", "--resume", run_dir, "--data-dir", data_root) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"treelstm: error: {run_dir / 'resume' / 'state.pt'}: refused, it asks for more than tensors and plain "
+        "containers (Trying to load unsupported GLOBAL posix.system whose module posix is blocked)")
+    assert not marker.exists()

@@ -28,8 +28,8 @@ from torch import nn
 from treelstm.config import Config, load_config
 from treelstm.embeddings import Vocabulary
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "atomic_write", "atomic_folder", "settled",
-           "write_synced", "write_text", "VersionWarning"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "load_into", "atomic_write", "atomic_folder",
+           "settled", "remove_folder", "write_synced", "write_text", "version_note", "VersionWarning"]
 
 
 class VersionWarning(UserWarning):
@@ -70,6 +70,13 @@ def atomic_folder(folder: Path, fill: Callable[[Path], None]) -> None:
     os.rename(staging, folder)
     _fsync_folder(folder.parent)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove a folder saved by :func:`atomic_folder`, with what a killed save left beside it."""
+    folder = Path(folder)
+    for path in (folder, folder.with_name(f".{folder.name}.old"), *folder.parent.glob(f".{folder.name}.new-*")):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def settled(folder: Path) -> Path:
@@ -138,14 +145,20 @@ def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu"):
     embedding = nn.Embedding(len(vocab), meta["embedding_dim"], padding_idx=0)
     embedding.weight.requires_grad_(not config.embeddings.freeze)
     model = task.build_model(embedding)
+    load_into(model, state, f"checkpoint {folder}", version_note(meta))
+    if version_note(meta):
+        warnings.warn(f"checkpoint {folder}{version_note(meta)}", VersionWarning, stacklevel=2)
+    return task, model.to(map_location), vocab, meta
+
+
+def load_into(model: nn.Module, state: dict[str, torch.Tensor], where: str, note: str = "") -> None:
+    """``model.load_state_dict(state)``, or a ValueError saying how the weights do not fit the model
+    (``where`` names their source, ``note`` is appended)."""
     misfits = _misfits(state, model.state_dict())
     if misfits:
-        raise ValueError(f"checkpoint {folder}: its weights do not fit its config ({'; '.join(misfits[:3])}"
-                         f"{'; ...' * (len(misfits) > 3)}){_version_note(meta)}")
+        raise ValueError(f"{where}: its weights do not fit its config ({'; '.join(misfits[:3])}"
+                         f"{'; ...' * (len(misfits) > 3)}){note}")
     model.load_state_dict(state)
-    if _version_note(meta):
-        warnings.warn(f"checkpoint {folder}{_version_note(meta)}", VersionWarning, stacklevel=2)
-    return task, model.to(map_location), vocab, meta
 
 
 def _read_meta(path: Path) -> dict:
@@ -168,7 +181,7 @@ def _misfits(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) 
     return missing + unexpected + shapes
 
 
-def _version_note(meta: dict) -> str:
+def version_note(meta: dict) -> str:
     """``"; saved by treelstm A, this is treelstm B"`` when the versions differ, else ``""``."""
     from treelstm import __version__
 

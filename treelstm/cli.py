@@ -1,6 +1,7 @@
 """The ``treelstm`` command: train, evaluate, plot, reproduce.
 
     treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
+    treelstm train --resume RUN_DIR
     treelstm evaluate CHECKPOINT [--split test]
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
     treelstm plot RUN_DIR
@@ -28,7 +29,7 @@ from typing import Sequence
 import yaml
 from tqdm import tqdm
 
-from treelstm.config import Config, ConfigError, load_config, parse_config
+from treelstm.config import Config, ConfigError, load_config
 
 PAPERS = Path(__file__).resolve().parents[1] / "configs" / "papers.yaml"
 
@@ -60,7 +61,7 @@ def _finished(config: Config, run_dir: Path) -> dict | None:
 
 def _stored_config(run_dir: Path) -> Config:
     """The config a run folder was trained with (keys added since then take their defaults)."""
-    return parse_config(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")), str(run_dir))
+    return load_config(run_dir / "config.yaml")
 
 
 def run_seeds(
@@ -116,6 +117,10 @@ def summarize(results: list[dict]) -> dict[str, tuple[float, float]]:
 
 
 def _cmd_train(args) -> None:
+    if args.resume:
+        return _resume(args)
+    if args.config is None:
+        raise ConfigError("train: give a CONFIG file, or --resume RUN_DIR to continue a run")
     config = load_config(args.config, args.set)
     data_root = _data_root(args)
     (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs, rerun=True)
@@ -124,6 +129,20 @@ def _cmd_train(args) -> None:
     (out / "summary.json").write_text(json.dumps({"runs": results, "mean_std": summary}, indent=2), encoding="utf-8")
     print(f"{config.name}: test " + ", ".join(f"{k} {m:.4f} ({s:.4f})" for k, (m, s) in summary.items())
           + f" over {len(results)} seed(s); runs in {out}")
+
+
+def _resume(args) -> None:
+    """Continue the run in ``--resume RUN_DIR`` with its own config, from its last finished epoch."""
+    from treelstm.training import train
+
+    if args.config or args.set or args.seeds != 1:
+        raise ConfigError("--resume RUN_DIR trains the run's own config: give no CONFIG, --set or --seeds with it")
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.yaml").exists():
+        raise FileNotFoundError(f"{run_dir}: not a run folder (runs/NAME/seed-K), config.yaml is missing")
+    config = _stored_config(run_dir)
+    result = train(config, _data_root(args), run_dir, resume=True)
+    print(f"{config.name} seed {config.training.seed}: test {_short(result['test'])}; run in {run_dir}")
 
 
 def _cmd_evaluate(args) -> None:
@@ -295,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each (default 1)")
 
     p = commands.add_parser("train", help="train a config; best epoch on dev, evaluated on test")
-    p.add_argument("config")
+    p.add_argument("config", nargs="?", help="the config file (none with --resume)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a killed or interrupted run (runs/NAME/seed-K) from its last finished epoch")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds; reports mean (std)")
     common(p)
     p.set_defaults(func=_cmd_train)
@@ -355,8 +376,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(f"treelstm: error: {error}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print("treelstm: interrupted", file=sys.stderr)
+        except KeyboardInterrupt as interrupt:
+            print(f"treelstm: {str(interrupt) or 'interrupted'}", file=sys.stderr)
             return 130
     return 0
 
