@@ -167,8 +167,10 @@ def _check_pair(where: str, pair: Sequence[str]) -> tuple[str, str]:
 
 def _read_pairs(path: Path) -> list[tuple[str, str]]:
     """``sentence1 <tab> sentence2`` per line; a malformed or empty line is an error naming it."""
+    from treelstm.data.common import read_lines
+
     pairs = []
-    for k, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), 1):
+    for k, line in enumerate(read_lines(Path(path), "--input"), 1):
         parts = line.split("\t")
         if len(parts) != 2:
             raise ValueError(f"{path}:{k}: expected two tab-separated sentences, found {len(parts)} field(s)")
