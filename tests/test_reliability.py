@@ -239,24 +239,29 @@ from tasks.sentiment import Sentiment
 from treelstm import cli
 
 loss = Sentiment.loss
-Sentiment.loss = lambda self, model, batch: time.sleep(0.1) or loss(self, model, batch)  # slow enough to be killed
-cli.main(sys.argv[1:])
+Sentiment.loss = lambda self, model, batch: time.sleep(0.1) or loss(self, model, batch)  # slow enough to be stopped
+sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-def test_a_killed_run_resumes_to_the_uninterrupted_numbers(data_root, configs, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_a_killed_or_interrupted_run_resumes_to_the_uninterrupted_numbers(data_root, configs, tmp_path, stop):
+    """A ``treelstm train`` process is stopped by a signal as soon as its first resume state is on disk."""
     train = ["train", str(configs / "sst.yaml"), "--set", "training.epochs=3", "--data-dir", str(data_root)]
     assert run(*train, "--runs-dir", tmp_path / "whole") == 0
     run_dir = tmp_path / "cut" / "tiny-sst" / "seed-1"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     trainer = subprocess.Popen([sys.executable, "-c", KILLED_RUN, *train, "--runs-dir", str(tmp_path / "cut")],
-                               env=env, stderr=subprocess.DEVNULL)
+                               env=env, stderr=subprocess.PIPE, text=True)
     state = run_dir / "resume" / "state.json"
     while not state.exists():
-        assert trainer.poll() is None, "the run ended before it could be killed"
+        assert trainer.poll() is None, "the run ended before it could be stopped"
         time.sleep(0.01)
-    trainer.send_signal(signal.SIGKILL)
-    trainer.wait()
+    trainer.send_signal(stop)
+    _, err = trainer.communicate()
+    if stop == signal.SIGINT:
+        assert trainer.returncode == 130
+        assert err.strip().endswith(f"treelstm: interrupted: resume with treelstm train --resume {run_dir}")
     assert not (run_dir / "test_metrics.json").exists() and json.loads(state.read_text())["epoch"] in (1, 2)
     assert run("train", "--resume", run_dir, "--data-dir", data_root) == 0
     same_numbers(run_dir, tmp_path / "whole" / "tiny-sst" / "seed-1")
