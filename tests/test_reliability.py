@@ -302,3 +302,25 @@ def test_a_resume_state_carrying_a_pickled_payload_is_refused(data_root, configs
         f"treelstm: error: {run_dir / 'resume' / 'state.pt'}: refused, it asks for more than tensors and plain "
         "containers (Trying to load unsupported GLOBAL posix.system whose module posix is blocked)")
     assert not marker.exists()
+
+
+def test_reproduce_resumes_an_interrupted_run_of_the_same_config(data_root, configs, tmp_path, monkeypatch):
+    from tasks.sentiment import Sentiment
+    from treelstm import training
+    from treelstm.config import load_config
+
+    config = load_config(configs / "sst.yaml", ["training.epochs=3"])
+    cli.run_seeds([config], 1, data_root, tmp_path / "whole", 1)
+    interrupt_at(monkeypatch, Sentiment, 11)
+    with pytest.raises(KeyboardInterrupt):
+        cli.run_seeds([config], 1, data_root, tmp_path / "cut", 1)
+    monkeypatch.undo()
+    run_dir = tmp_path / "cut" / "tiny-sst" / "seed-1"
+    other = config.model_copy(update={"training": config.training.model_copy(update={"lr": 0.04})})
+    assert cli._resumable(config, run_dir) and not cli._resumable(other, run_dir)
+    resumed, train = [], training.train
+    monkeypatch.setattr(training, "train",
+                        lambda *args, **kwargs: resumed.append(kwargs["resume"]) or train(*args, **kwargs))
+    cli.run_seeds([config], 1, data_root, tmp_path / "cut", 1)
+    assert resumed == [True]
+    same_numbers(run_dir, tmp_path / "whole" / "tiny-sst" / "seed-1")

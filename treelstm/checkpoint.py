@@ -6,8 +6,10 @@ pickle, say) is refused, as is YAML that asks for Python objects.
 
 Saving is atomic for the folder as a whole (:func:`atomic_folder`): the files are written and
 flushed to disk in a staging folder beside it, which then takes the folder's place by renames,
-so a run killed while saving leaves the previous checkpoint or the new one, never a mix. Weights that do not fit the checkpoint's config are an error saying which; a
-checkpoint saved by another treelstm version loads with a :class:`VersionWarning`.
+so a run killed while saving leaves the previous checkpoint or the new one, never a mix.
+
+Weights that do not fit the checkpoint's config are an error saying which; a checkpoint saved by
+another treelstm version loads with a :class:`VersionWarning`.
 """
 
 from __future__ import annotations
@@ -126,7 +128,8 @@ def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[s
     try:
         return load_file(path, device=str(map_location))
     except SafetensorError as error:
-        raise ValueError(f"{path}: not a safetensors weights file ({error}); pickled weights are never loaded") from None
+        raise ValueError(f"{path}: not a safetensors weights file ({error}); pickled weights are never loaded"
+                         ) from None
 
 
 def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu"):

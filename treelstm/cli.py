@@ -44,11 +44,13 @@ def _data_root(args) -> Path:
 
 
 def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, rerun: bool = False) -> dict:
-    """Train one run, or reuse its results when ``run_dir`` holds a finished run of the same config."""
+    """Train one run, or reuse its results when ``run_dir`` holds a finished run of the same config
+    (unless ``rerun``); a killed or interrupted run of the same config is resumed."""
     from treelstm.training import train
 
     result = None if rerun else _finished(config, run_dir)
-    return result or train(config, data_root, run_dir, progress=progress) | {"run_dir": str(run_dir)}
+    resume = not rerun and _resumable(config, run_dir)
+    return result or train(config, data_root, run_dir, progress=progress, resume=resume) | {"run_dir": str(run_dir)}
 
 
 def _finished(config: Config, run_dir: Path) -> dict | None:
@@ -57,6 +59,14 @@ def _finished(config: Config, run_dir: Path) -> dict | None:
     if done.exists() and _stored_config(run_dir) == config:
         return json.loads(done.read_text(encoding="utf-8")) | {"run_dir": str(run_dir), "reused": True}
     return None
+
+
+def _resumable(config: Config, run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds the resumable state of an unfinished run of ``config``."""
+    from treelstm import resume
+    from treelstm.checkpoint import settled
+
+    return settled(resume.folder(run_dir)).is_dir() and _stored_config(run_dir) == config
 
 
 def _stored_config(run_dir: Path) -> Config:

@@ -129,7 +129,9 @@ def _train_epoch(
     return total / count
 
 
-def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True, resume: bool = False) -> dict[str, Any]:
+def train(
+    config: Config, data_root: Path, run_dir: Path, progress: bool = True, resume: bool = False
+) -> dict[str, Any]:
     """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``).
 
     After every epoch the resumable state is saved to ``run_dir/resume/`` (:mod:`treelstm.resume`);

@@ -25,5 +25,6 @@ def read_text(path: Path, what: str) -> str:
 
 def read_lines(path: Path, what: str) -> list[str]:
     """The lines of a UTF-8 text file (BOM and line endings removed)."""
-    lines = read_text(path, what).replace("\r\n", "\n").split("\n")  # not splitlines(): it also breaks at \x0b, \x1c, \u2028...
+    # not splitlines(): it also breaks at \x0b, \x1c, \u2028...
+    lines = read_text(path, what).replace("\r\n", "\n").split("\n")
     return lines[:-1] if lines and not lines[-1] else lines
