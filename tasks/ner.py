@@ -48,7 +48,7 @@ class NamedEntities(Task):
         self.tag_ids = {tag: i for i, tag in enumerate(self.tags)}
 
     def read(self, data_root: Path):
-        return {split: read_conll2003(data_root, split) for split in self.splits}
+        return {split: read_conll2003(data_root, split, self.config.data.entity_types) for split in self.splits}
 
     def examples(self, dataset) -> list[TaggedSentence]:
         known = set(self.config.data.entity_types)

@@ -44,15 +44,18 @@ def test_read_glove_keeps_only_wanted_words(glove_file):
     "text, message",
     [
         ("", "empty file"),
-        ("the 0.1 0.2 0.3\ndog 0.1 0.2\n", ":2: expected a word and 3 numbers, found 2"),
-        ("the 0.1 0.2 0.3\ndog\n", ":2: expected a word and 3 numbers, found 0"),
+        ("the 0.1 0.2 0.3\ndog 0.1 0.2\n", ":2: expected a word and 3 numbers \\(as on line 1\\), found 2"),
+        ("the 0.1 0.2 0.3\ndog\n", ":2: expected a word and 3 numbers \\(as on line 1\\), found 0"),
+        ("the 0.1 0.2\ndog 0.1 0.2 0.3 0.4\n", ":2: expected a word and 2 numbers \\(as on line 1\\), found 4 numbers"),
+        ("the 0.1 0.2\nd\xf6g 0.1 0.2\n".encode("latin-1").decode("utf-8", "surrogateescape"),
+         ":2:2: not valid UTF-8 \\(invalid start byte\\)$"),
         ("the 0.1 0.2 0.3\ndog 0.1 abc 0.3\n", ":2: field 3 is 'abc', not a number"),
         ("the 0.1 0.2 0.3\ndog 0.1 nan 0.3\n", ":2: the vector holds NaN or Inf"),
     ],
 )
 def test_read_glove_reports_file_and_line(tmp_path, text, message):
     path = tmp_path / "bad.txt"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8", errors="surrogateescape")  # surrogates: bytes that are not UTF-8
     with pytest.raises(ValueError, match=message):
         read_glove(path)
 

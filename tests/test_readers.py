@@ -64,7 +64,7 @@ def test_sst_errors(data_root):
     with pytest.raises(ValueError, match="test.txt:5: sentiment labels must be 0-4"):
         read_sst(data_root, "test")
     path.write_bytes(b"(2 \xff)\n")
-    with pytest.raises(ValueError, match="test.txt:1: not valid UTF-8"):
+    with pytest.raises(ValueError, match="test.txt:1:4: not valid UTF-8"):
         read_sst(data_root, "test")
     path.write_text("")
     with pytest.raises(ValueError, match="test.txt: no trees in the file"):

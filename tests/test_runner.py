@@ -212,6 +212,9 @@ def test_predict_pairs_files_errors_and_the_python_api(msrp_checkpoint, tmp_path
         pairs.write_text(text)
         assert run("predict", checkpoint, "--input", pairs) == 2
         assert capsys.readouterr().err.strip() == f"treelstm: error: {message}"
+    pairs.write_bytes(b"Caf\xe9 au lait.\tA coffee.\n")
+    assert run("predict", checkpoint, "--input", pairs) == 2
+    assert capsys.readouterr().err.strip() == f"treelstm: error: {pairs}:1:4: not valid UTF-8 (invalid continuation byte)"
     assert run("predict", checkpoint, "--pair", "", "A dog.") == 2
     assert capsys.readouterr().err.strip() == "treelstm: error: --pair: sentence 1 is empty"
     assert run("predict", checkpoint) == 2

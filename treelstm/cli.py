@@ -1,13 +1,15 @@
 """The ``treelstm`` command: train, evaluate, plot, reproduce.
 
     treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
+    treelstm train --resume RUN_DIR
     treelstm evaluate CHECKPOINT [--split test]
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
     treelstm plot RUN_DIR
     treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J] [--finished-only]
 
 User errors (a bad config, a missing or malformed data file) print one line and exit with
-status 2; ``--debug`` shows the traceback instead.
+status 2; ``--debug`` shows the traceback instead. The library's warnings (e.g. a checkpoint
+saved by another treelstm version) print as one ``treelstm: warning:`` line.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
@@ -26,7 +29,7 @@ from typing import Sequence
 import yaml
 from tqdm import tqdm
 
-from treelstm.config import Config, ConfigError, load_config, parse_config
+from treelstm.config import Config, ConfigError, load_config
 
 PAPERS = Path(__file__).resolve().parents[1] / "configs" / "papers.yaml"
 
@@ -41,11 +44,13 @@ def _data_root(args) -> Path:
 
 
 def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, rerun: bool = False) -> dict:
-    """Train one run, or reuse its results when ``run_dir`` holds a finished run of the same config."""
+    """Train one run, or reuse its results when ``run_dir`` holds a finished run of the same config
+    (unless ``rerun``); a killed or interrupted run of the same config is resumed."""
     from treelstm.training import train
 
     result = None if rerun else _finished(config, run_dir)
-    return result or train(config, data_root, run_dir, progress=progress) | {"run_dir": str(run_dir)}
+    resume = not rerun and _resumable(config, run_dir)
+    return result or train(config, data_root, run_dir, progress=progress, resume=resume) | {"run_dir": str(run_dir)}
 
 
 def _finished(config: Config, run_dir: Path) -> dict | None:
@@ -56,9 +61,17 @@ def _finished(config: Config, run_dir: Path) -> dict | None:
     return None
 
 
+def _resumable(config: Config, run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds the resumable state of an unfinished run of ``config``."""
+    from treelstm import resume
+    from treelstm.checkpoint import settled
+
+    return settled(resume.folder(run_dir)).is_dir() and _stored_config(run_dir) == config
+
+
 def _stored_config(run_dir: Path) -> Config:
     """The config a run folder was trained with (keys added since then take their defaults)."""
-    return parse_config(yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")), str(run_dir))
+    return load_config(run_dir / "config.yaml")
 
 
 def run_seeds(
@@ -114,6 +127,10 @@ def summarize(results: list[dict]) -> dict[str, tuple[float, float]]:
 
 
 def _cmd_train(args) -> None:
+    if args.resume:
+        return _resume(args)
+    if args.config is None:
+        raise ConfigError("train: give a CONFIG file, or --resume RUN_DIR to continue a run")
     config = load_config(args.config, args.set)
     data_root = _data_root(args)
     (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs, rerun=True)
@@ -122,6 +139,20 @@ def _cmd_train(args) -> None:
     (out / "summary.json").write_text(json.dumps({"runs": results, "mean_std": summary}, indent=2), encoding="utf-8")
     print(f"{config.name}: test " + ", ".join(f"{k} {m:.4f} ({s:.4f})" for k, (m, s) in summary.items())
           + f" over {len(results)} seed(s); runs in {out}")
+
+
+def _resume(args) -> None:
+    """Continue the run in ``--resume RUN_DIR`` with its own config, from its last finished epoch."""
+    from treelstm.training import train
+
+    if args.config or args.set or args.seeds != 1:
+        raise ConfigError("--resume RUN_DIR trains the run's own config: give no CONFIG, --set or --seeds with it")
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.yaml").exists():
+        raise FileNotFoundError(f"{run_dir}: not a run folder (runs/NAME/seed-K), config.yaml is missing")
+    config = _stored_config(run_dir)
+    result = train(config, _data_root(args), run_dir, resume=True)
+    print(f"{config.name} seed {config.training.seed}: test {_short(result['test'])}; run in {run_dir}")
 
 
 def _cmd_evaluate(args) -> None:
@@ -146,8 +177,10 @@ def _check_pair(where: str, pair: Sequence[str]) -> tuple[str, str]:
 
 def _read_pairs(path: Path) -> list[tuple[str, str]]:
     """``sentence1 <tab> sentence2`` per line; a malformed or empty line is an error naming it."""
+    from treelstm.data.common import read_lines
+
     pairs = []
-    for k, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), 1):
+    for k, line in enumerate(read_lines(Path(path), "--input"), 1):
         parts = line.split("\t")
         if len(parts) != 2:
             raise ValueError(f"{path}:{k}: expected two tab-separated sentences, found {len(parts)} field(s)")
@@ -293,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each (default 1)")
 
     p = commands.add_parser("train", help="train a config; best epoch on dev, evaluated on test")
-    p.add_argument("config")
+    p.add_argument("config", nargs="?", help="the config file (none with --resume)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a killed or interrupted run (runs/NAME/seed-K) from its last finished epoch")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds; reports mean (std)")
     common(p)
     p.set_defaults(func=_cmd_train)
@@ -330,18 +365,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(show):
+    """A ``warnings.showwarning`` printing the library's warnings as one line, others through ``show``."""
+
+    def showwarning(message, category, filename, lineno, file=None, line=None) -> None:
+        if category.__module__.startswith("treelstm"):
+            print(f"treelstm: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError) as error:
-        if args.debug:
-            raise
-        print(f"treelstm: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("treelstm: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
+        try:
+            args.func(args)
+        except (ConfigError, ValueError, FileNotFoundError) as error:
+            if args.debug:
+                raise
+            print(f"treelstm: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as interrupt:
+            print(f"treelstm: {str(interrupt) or 'interrupted'}", file=sys.stderr)
+            return 130
     return 0
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Hashable
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -139,39 +141,62 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 def parse_config(raw: Any, source: str) -> Config:
-    """Validate a raw dict; errors name ``source`` and the key."""
+    """Validate a raw dict; errors name ``source`` and the key (several errors: one line, ``;`` between)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a config is a mapping of sections, got {type(raw).__name__}")
     try:
         return Config.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError("\n".join(_describe(e, source) for e in error.errors())) from None
+        raise ConfigError(f"{source}: " + "; ".join(_describe(e) for e in error.errors())) from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader (plain data only, no Python objects) that also rejects a key given twice."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *base" keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):  # the safe loader reports it
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> Config:
     """Read a YAML config, apply overrides, validate."""
+    from treelstm.data.common import read_text
+
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
+        raw = yaml.load(read_text(Path(path), "config"), Loader=_StrictLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
-    return parse_config(apply_overrides(raw or {}, list(overrides)), str(path))
+    if raw is None:
+        raise ConfigError(f"{path}: the config is empty; it needs at least name, task, data and model")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config is a mapping of sections, got {type(raw).__name__}")
+    return parse_config(apply_overrides(raw, list(overrides)), str(path))
 
 
-def _describe(error: dict, source: str) -> str:
+def _describe(error: dict) -> str:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         valid = _fields_at(error["loc"][:-1])
         close = difflib.get_close_matches(str(error["loc"][-1]), valid, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(valid)}"
-        return f"{source}: {key}: unknown key{hint}"
+        return f"{key}: unknown key{hint}"
     if error["type"] == "missing":
-        return f"{source}: {key}: required key is missing"
-    return f"{source}: {key}: {error['msg']} (got {error.get('input')!r})"
+        return f"{key}: required key is missing"
+    return f"{key}: {error['msg']} (got {error.get('input')!r})"
 
 
 def _fields_at(loc: tuple) -> list[str]:

@@ -18,8 +18,10 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -70,8 +72,10 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
-        with open(path, encoding="utf-8") as f:
-            tokens = f.read().split("\n")[:-1]
+        """Read a file written by :meth:`save`."""
+        from treelstm.data.common import read_lines
+
+        tokens = read_lines(Path(path), "vocabulary")
         if tokens[:2] != [cls.PAD, cls.UNK]:
             raise ValueError(f"{path}:1: a vocabulary file starts with {cls.PAD} and {cls.UNK}")
         return cls(tokens[2:])
@@ -110,26 +114,47 @@ def read_glove(path: str | os.PathLike, keep: Iterable[str] | None = None, dim: 
     """
     wanted = None if keep is None else {w for token in keep for w in (token, token.lower())}
     words, rows, lines = [], [], []
-    with open(path, encoding="utf-8", newline="") as f:
-        for lineno, line in enumerate(f, 1):
-            word, _, rest = line.rstrip("\r\n").partition(" ")
-            if dim is None:
-                dim = rest.count(" ") + 1
-            extra = rest.count(" ") + 1 - dim
-            if extra > 0:  # a word with spaces in it
-                pieces = rest.split(" ", extra)
-                word, rest = " ".join([word, *pieces[:-1]]), pieces[-1]
-            elif extra < 0 or not rest:
-                found = len(rest.split())
-                raise ValueError(f"{path}:{lineno}: expected a word and {dim} numbers, found {found} numbers")
-            if wanted is None or word in wanted:
-                words.append(word)
-                rows.append(rest)
-                lines.append(lineno)
+    given = dim is not None  # else the first line's dimension
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            for lineno, line in enumerate(f, 1):
+                word, _, rest = line.rstrip("\r\n").partition(" ")
+                if dim is None:
+                    dim = rest.count(" ") + 1
+                extra = rest.count(" ") + 1 - dim
+                expected = f"{path}:{lineno}: expected a word and {dim} numbers{'' if given else ' (as on line 1)'}"
+                if extra > 0:  # a word with spaces in it, unless the pieces are numbers
+                    pieces = rest.split(" ", extra)
+                    if all(_NUMBER.fullmatch(piece) for piece in pieces[:-1]):
+                        raise ValueError(f"{expected}, found {dim + extra} numbers")
+                    word, rest = " ".join([word, *pieces[:-1]]), pieces[-1]
+                elif extra < 0 or not rest:
+                    raise ValueError(f"{expected}, found {len(rest.split())} numbers")
+                if wanted is None or word in wanted:
+                    words.append(word)
+                    rows.append(rest)
+                    lines.append(lineno)
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     if dim is None:
         raise ValueError(f"{path}: empty file, no vectors")
     matrix = _parse_rows(rows, dim, path, lines)
     return Vectors(words, matrix)
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _not_utf8(path) -> ValueError:
+    """The error naming the first line of ``path`` that is not UTF-8 (found again, line by line)."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                column = len(raw[: error.start].decode("utf-8", errors="replace")) + 1
+                return ValueError(f"{path}:{lineno}:{column}: not valid UTF-8 ({error.reason})")
+    return ValueError(f"{path}: not valid UTF-8")
 
 
 def _parse_rows(rows: list[str], dim: int, path, lines: list[int]) -> np.ndarray:
@@ -142,7 +167,8 @@ def _parse_rows(rows: list[str], dim: int, path, lines: list[int]) -> np.ndarray
                 try:
                     float(field)
                 except ValueError:
-                    raise ValueError(f"{path}:{lineno}: field {column} is {field!r}, not a number") from None
+                    what = f"is {field!r}, not a number" if field else "is empty, expected a number"
+                    raise ValueError(f"{path}:{lineno}: field {column} {what}") from None
         raise
     bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
     if bad.size:

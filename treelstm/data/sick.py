@@ -25,6 +25,8 @@ def read_sick(data_root: Path, split: str) -> Dataset:
     folder = Path(data_root) / "sick" / "treelstm" / split
     lines = {name: read_lines(folder / name, f"SICK {split}") for name in FILES}
     n = len(lines["id.txt"])
+    if n == 0:
+        raise ValueError(f"{folder / 'id.txt'}: no sentence pairs in the file")
     for name, content in lines.items():
         if len(content) != n:
             raise ValueError(f"{folder / name}: {len(content)} lines, but {folder / 'id.txt'} has {n}")
@@ -39,6 +41,9 @@ def read_sick(data_root: Path, split: str) -> Dataset:
         columns["score"].append(score)
     for side in "ab":
         tokens = [line.split() for line in lines[f"{side}.toks"]]
+        for k, words in enumerate(tokens, 1):
+            if not words:
+                raise ValueError(f"{folder / f'{side}.toks'}:{k}: empty sentence, expected tokens")
         columns[f"{side}_tokens"] = tokens
         for kind, name, binary in (("dep", f"{side}.parents", None), ("con", f"{side}.cparents", 2)):
             trees = [_tree(folder / name, k, line, words, binary) for k, (line, words) in

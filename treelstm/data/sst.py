@@ -31,11 +31,12 @@ def read_sst(data_root: Path, split: str) -> Dataset:
     for k, line in enumerate(read_lines(path, f"SST {split}"), 1):
         try:
             tree = from_ptb(line)
-            labels = [int(label) for label in tree.labels]
         except ValueError as error:
             raise ValueError(f"{path}:{k}: {error}") from None
-        if not all(0 <= label <= 4 for label in labels):
-            raise ValueError(f"{path}:{k}: sentiment labels must be 0-4, got {sorted(set(labels))}")
+        wrong = sorted(set(tree.labels) - set("01234"))
+        if wrong:
+            raise ValueError(f"{path}:{k}: sentiment labels must be 0-4, got {', '.join(map(repr, wrong))}")
+        labels = [int(label) for label in tree.labels]
         columns["parents"].append(tree.parents.tolist())
         columns["slots"].append(tree.slots.tolist())
         columns["tokens"].append([unescape_ptb(t) for t in tree.tokens if t is not None])
