@@ -234,9 +234,12 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_numbers(data_root, configs, 
 
 
 KILLED_RUN = """
-import sys, time
+import signal, sys, time
 from tasks.sentiment import Sentiment
 from treelstm import cli
+
+# Python leaves SIGINT ignored when it starts ignored (a test run launched in the background); a terminal's Ctrl-C is not
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 loss = Sentiment.loss
 Sentiment.loss = lambda self, model, batch: time.sleep(0.1) or loss(self, model, batch)  # slow enough to be stopped
