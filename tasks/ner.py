@@ -14,6 +14,7 @@ On raw text, spaCy splits sentences and tokens; each entity comes with its chara
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -97,10 +98,8 @@ class NamedEntities(Task):
     def _split(self, predictions: Tensor, lengths: Sequence[int]) -> list[list[str]]:
         """Flat predicted tag ids as one IOB2 tag list per sentence."""
         names = [self.tags[i] for i in predictions.tolist()]
-        starts = [0]
-        for n in lengths:
-            starts.append(starts[-1] + n)
-        return [convert(names[a:b], self.scheme, "iob2") for a, b in zip(starts, starts[1:])]
+        ends = list(accumulate(lengths))
+        return [convert(names[end - n : end], self.scheme, "iob2") for n, end in zip(lengths, ends)]
 
     def predict_raw(self, model: SequenceTagger, vocab: Vocabulary, texts: Sequence[Any]) -> list[dict]:
         """Entities in raw texts (strings, tokenized and split into sentences by spaCy) or in
