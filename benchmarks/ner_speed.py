@@ -2,6 +2,7 @@
 
     python benchmarks/ner_speed.py             # CoNLL-2003 from $TREELSTM_DATA (default ../shared/data)
     python benchmarks/ner_speed.py --smoke     # 64 synthetic sentences, for the tests
+    python benchmarks/ner_speed.py --profile   # also: where a fused training pass spends its time (cProfile)
 
 Contenders, in one process, on the same sentences and sizes as configs/conll2003/blstm-crf-charlstm.yaml
 (50-d words, 8-d casing, character BiLSTM 25+25, word BiLSTM 100+100, CRF):
@@ -80,12 +81,23 @@ def passes(data, size: int, collate, step, repeat: int) -> float:
     return statistics.median(rates)
 
 
+def profile(run) -> None:
+    """Print the 12 functions ``run`` spends most time in (collating included)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+
+
 def main(argv=None) -> list[tuple[str, str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--sentences", type=int, default=2000, help="training sentences to time (first N)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="profile one fused training pass (cProfile, top 12)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = sentences(args.smoke)[: args.sentences]
@@ -122,6 +134,8 @@ def main(argv=None) -> list[tuple[str, str, float]]:
             model(batch[0]) if isinstance(model, WordLSTM) else model.decode(batch)
 
         rows.append((name, "train, batch 32", passes(data, 32, collate, train_step, args.repeat)))
+        if args.profile and name == "fused":
+            profile(lambda: [train_step(collate(data[k : k + 32])) for k in range(0, len(data), 32)])
         rows.append((name, "decode, batch 256", passes(data, 256, collate, decode_step, args.repeat)))
     reference = {what: rate for name, what, rate in rows if name == "fused"}
     print(f"{len(data):,} sentences, {sum(len(t) for t, _ in data):,} tokens, {args.threads} thread(s); "
