@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from treelstm._dgl import dgl
+from treelstm import fused_levels
 from treelstm.cells import TreeCell
 from treelstm.schedule import LevelSchedule, sibling_ranks
 
@@ -33,22 +34,31 @@ class TreeLSTMOutput(NamedTuple):
 
 
 def run_levels(
-    cell: TreeCell, x: Tensor, schedule: LevelSchedule, return_gates: bool = False
+    cell: TreeCell, x: Tensor, schedule: LevelSchedule, return_gates: bool = False, x_nodes: Tensor | None = None
 ) -> tuple[tuple[Tensor, ...], dict[str, Tensor]]:
     """Compute every node's states with ``cell``, level by level (the fast mode).
 
     Args:
         cell: a :class:`~treelstm.cells.TreeCell`.
-        x: ``(N, input_size)``, node inputs in node-id order, on any device.
+        x: ``(N, input_size)``, node inputs in node-id order, on any device; or, with
+            ``x_nodes``, ``(M, input_size)``, the inputs of those ``M`` nodes only.
         schedule: the batch's level schedule (moved to ``x.device`` here, once).
         return_gates: also collect the gate activations.
+        x_nodes: ``(M,)`` int64, the nodes that have an input; the others have none
+            (their ``W x + b`` is ``b``), so only ``M`` rows are projected.
 
     Returns:
         The states (one ``(N, H)`` tensor per ``cell.state_names``) and the gates
         (``{}`` unless asked for), both in node-id order.
     """
     s = schedule.to(x.device)
-    wx = cell.project(x.index_select(0, s.order))  # every node's W x + b, level order
+    if x_nodes is None:
+        wx = cell.project(x.index_select(0, s.order))  # every node's W x + b, level order
+    else:
+        rows = s.position.index_select(0, x_nodes.to(x.device))
+        wx = cell.b.expand(s.num_nodes, -1).index_copy(0, rows, cell.project(x))
+    if not return_gates and fused_levels.supports(cell):
+        return tuple(state.index_select(0, s.position) for state in fused_levels.run_fused(cell, wx, s)), {}
     n, H = wx.shape[0], cell.hidden_size
     states = [wx.new_zeros(n, H) for _ in cell.state_names]
     gates: dict[str, list[Tensor]] = {}
@@ -89,13 +99,18 @@ class TreeLSTM(nn.Module):
         graph: a DGLGraph (usually ``dgl.batch`` or :func:`treelstm.trees.batch` of many
             trees) whose edges go child -> parent; ``edata["slot"]`` orders the children
             of N-ary cells.
-        x: ``(N, input_size)`` input of every node (zero rows where a node has none).
+        x: ``(N, input_size)`` input of every node (zero rows where a node has none); or,
+            with ``x_nodes``, ``(M, input_size)``, the inputs of those nodes only.
         schedule: the graph's :class:`~treelstm.schedule.LevelSchedule`, if the caller
             computed it already (e.g. at collate time); ``"fast"`` mode only.
         return_gates: also return a dict of gate activations, each ``(N, H)``: the node
             gates (``i``, ``o``, ``u``; ``z``, ``h_hat`` for the GRU) and the per-child gates
             (``f``; ``r`` for the GRU), whose row ``k`` is the gate its parent applied to
             node ``k`` (zero for roots).
+        x_nodes: ``(M,)`` int64, the only nodes that have an input, e.g. the leaves of
+            constituency trees. The same as zero rows of ``x`` for the other nodes, but only
+            ``M`` rows are multiplied by ``W``: about half the input projection's work on
+            binary constituency trees.
 
     Outputs:
         ``(h, c)``: ``(N, H)`` each, every node's states (``c`` is ``None`` for a GRU cell);
@@ -107,15 +122,24 @@ class TreeLSTM(nn.Module):
         self.cell, self.mode = cell, mode
 
     def forward(
-        self, graph: dgl.DGLGraph, x: Tensor, schedule: LevelSchedule | None = None, return_gates: bool = False
+        self,
+        graph: dgl.DGLGraph,
+        x: Tensor,
+        schedule: LevelSchedule | None = None,
+        return_gates: bool = False,
+        x_nodes: Tensor | None = None,
     ):
-        if x.dim() != 2 or x.shape[0] != graph.num_nodes():
-            raise ValueError(f"x must be (num_nodes={graph.num_nodes()}, input_size), got {tuple(x.shape)}")
+        rows = graph.num_nodes() if x_nodes is None else len(x_nodes)
+        if x.dim() != 2 or x.shape[0] != rows:
+            what = "num_nodes" if x_nodes is None else "len(x_nodes)"
+            raise ValueError(f"x must be ({what}={rows}, input_size), got {tuple(x.shape)}")
         if self.mode == "fast":
             schedule = schedule or LevelSchedule.from_graph(graph)
             _check_arity(self.cell, schedule.max_children)
-            states, gates = run_levels(self.cell, x, schedule, return_gates)
+            states, gates = run_levels(self.cell, x, schedule, return_gates, x_nodes)
         elif self.mode == "dgl":
+            if x_nodes is not None:
+                x = x.new_zeros(graph.num_nodes(), x.shape[1]).index_copy(0, x_nodes, x)
             states, gates = self._propagate_dgl(graph, x, return_gates)
         else:
             raise ValueError(f"mode must be 'fast' or 'dgl', got {self.mode!r}")

@@ -62,10 +62,14 @@ class SentenceEncoder(nn.Module):
         self.node_size = self.out_size = hidden_size
 
     def forward(self, batch: TreeBatch) -> tuple[Tensor, Tensor]:
-        x = self.embedding(batch.token_ids.to(self.embedding.weight.device))
         if self.cell_name == "lstm":
+            x = self.embedding(batch.token_ids.to(self.embedding.weight.device))
             nodes, (h_n, _) = self.recurrent(batch.graph, x, batch.schedule)
             D = 2 if self.recurrent.bidirectional else 1
             return nodes, torch.cat(list(h_n if self.all_layers else h_n[-D:]), dim=1)
-        h = self.recurrent(batch.graph, x, batch.schedule).h
+        ids, word_nodes = batch.token_ids, batch.word_nodes
+        if word_nodes is not None:  # only the nodes with a word have an input (e.g. constituency leaves)
+            ids = ids.index_select(0, word_nodes)
+        x = self.embedding(ids.to(self.embedding.weight.device))
+        h = self.recurrent(batch.graph, x, batch.schedule, x_nodes=word_nodes).h
         return h, h.index_select(0, batch.roots.to(h.device))

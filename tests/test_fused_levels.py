@@ -1,0 +1,79 @@
+"""The hand-written backward of treelstm.fused_levels against autograd through the cells."""
+
+import pytest
+import torch
+
+import treelstm
+from treelstm import fused_levels, trees
+from treelstm.cells import ChildSumTreeGRUCell
+
+from tests.test_cells import CELLS, forest_for
+
+
+@pytest.mark.parametrize("name", [n for n in CELLS if "gru" not in n])
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-11)])
+@pytest.mark.parametrize("loss_of", ["h", "c", "both"])
+def test_fused_levels_equal_autograd_through_the_cells(name, dtype, tol, loss_of, mixed_trees, binary_trees):
+    graph = trees.batch(forest_for(name, mixed_trees, binary_trees))
+    torch.manual_seed(0)
+    encoder = treelstm.TreeLSTM(CELLS[name](7, 5).to(dtype))
+    assert fused_levels.supports(encoder.cell)
+    x = torch.randn(graph.num_nodes(), 7, dtype=dtype, requires_grad=True)
+    weights = torch.randn(2, graph.num_nodes(), 5, dtype=dtype)
+
+    def run(**kwargs):
+        h, c = encoder(graph, x, **kwargs)[:2]
+        loss = {"h": (weights[0] * h).sum() + h.pow(2).sum(), "c": (weights[1] * c).sum(),
+                "both": (weights[0] * h).sum() + (weights[1] * c).pow(2).sum()}[loss_of]
+        grads = torch.autograd.grad(loss, [x, *encoder.parameters()])
+        return h, c, grads
+
+    fused = run()  # no gates asked for: the fused Function
+    reference = run(return_gates=True)  # autograd through the cells, level by level
+    for a, b in zip(fused[:2], reference[:2]):
+        assert (a - b).abs().max() <= tol
+    for a, b in zip(fused[2], reference[2]):
+        assert (a - b).abs().max() <= tol * 10
+
+
+def test_a_cell_that_changes_the_equations_is_not_fused():
+    class Scaled(treelstm.ChildSumTreeLSTMCell):
+        def forward(self, *args, **kwargs):
+            (h, c), gates = super().forward(*args, **kwargs)
+            return (2 * h, c), gates
+
+    assert not fused_levels.supports(Scaled(3, 2))
+    assert not fused_levels.supports(ChildSumTreeGRUCell(3, 2))
+    assert fused_levels.supports(treelstm.ChainLSTMCell(3, 2))
+
+
+def test_fused_levels_run_without_gradients():
+    graph = trees.from_parents("2 0 2 2").graph
+    encoder = treelstm.TreeLSTM(treelstm.ChildSumTreeLSTMCell(3, 4))
+    x = torch.randn(4, 3)
+    with torch.no_grad():
+        h, c = encoder(graph, x)
+    h_ref, c_ref, _ = encoder(graph, x, return_gates=True)
+    assert torch.allclose(h, h_ref, atol=1e-6) and torch.allclose(c, c_ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["fast", "dgl"])
+@pytest.mark.parametrize("gates", [False, True])
+def test_inputs_for_some_nodes_equal_zero_rows_for_the_others(mode, gates, binary_trees):
+    graph = trees.batch(binary_trees)
+    torch.manual_seed(0)
+    encoder = treelstm.TreeLSTM(treelstm.NaryTreeLSTMCell(4, 3), mode=mode)
+    x_nodes = torch.tensor([k for k in range(graph.num_nodes()) if k % 3 != 1])
+    x = torch.randn(len(x_nodes), 4, requires_grad=True)
+    full = torch.zeros(graph.num_nodes(), 4).index_copy(0, x_nodes, x)
+
+    def run(**kwargs):
+        h, c = encoder(return_gates=gates, **kwargs)[:2]
+        grads = torch.autograd.grad((h.sin() * c).sum(), [x, *encoder.parameters()])
+        return h, c, grads
+
+    some, every = run(graph=graph, x=x, x_nodes=x_nodes), run(graph=graph, x=full)
+    for a, b in zip([*some[:2], *some[2]], [*every[:2], *every[2]]):
+        assert (a - b).abs().max() <= 1e-6
+    with pytest.raises(ValueError, match="len\\(x_nodes\\)"):
+        encoder(graph, full, x_nodes=x_nodes)
