@@ -5,7 +5,9 @@ recurrent model with hidden size 150 over every node, puts a 5-way softmax on ev
 returns the summed cross-entropy of the labelled nodes divided by the number of trees, the
 sentiment task's loss. What differs is how the recurrent part runs:
 
-* ``fast``: :class:`treelstm.TreeLSTM` in its fast mode (level schedule, one cell call per level);
+* ``fast``: :class:`treelstm.TreeLSTM` in its fast mode (level schedule; the LSTM cells' level loop
+  as one autograd Function with a hand-written backward; only nodes with a word projected), as
+  :class:`treelstm.sentence.SentenceEncoder` runs it;
 * ``dgl``: the same cell in ``mode="dgl"``: ``dgl.prop_nodes`` over the topological frontiers with
   message and reduce functions, the way DGL's own Tree-LSTM example runs;
 * ``recursion``: one tree at a time, each node computed after its children by a recursive
@@ -78,7 +80,10 @@ class Contender(nn.Module):
             return self.lstm(x)[0].data
         if self.name == "recursion":
             return torch.cat([tree.run(self.tree.cell, self.embedding) for tree in inputs])
-        return self.tree(inputs.graph, self.embedding(inputs.token_ids), inputs.schedule).h
+        ids, word_nodes = inputs.token_ids, inputs.word_nodes  # as treelstm.sentence.SentenceEncoder runs it
+        if word_nodes is not None:
+            ids = ids.index_select(0, word_nodes)
+        return self.tree(inputs.graph, self.embedding(ids), inputs.schedule, x_nodes=word_nodes).h
 
     def loss(self, batch: Labelled) -> Tensor:
         logits = self.classifier(self.node_states(batch.inputs))
@@ -132,7 +137,7 @@ def train_step(model: Contender, opt: torch.optim.Optimizer) -> Callable[[Labell
         loss = model.loss(batch)
         loss.backward()
         opt.step()
-        return float(loss)
+        return loss.item()
 
     return step
 
