@@ -1,9 +1,10 @@
-"""The ``treelstm`` command: train, evaluate, plot, reproduce.
+"""The ``treelstm`` command: train, evaluate, predict, explain, plot, reproduce.
 
     treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
     treelstm train --resume RUN_DIR
     treelstm evaluate CHECKPOINT [--split test]
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
+    treelstm explain CHECKPOINT (--text TEXT | --tree PTB | --pair S1 S2) [--gates] [--output PATH]
     treelstm plot RUN_DIR
     treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J] [--finished-only]
 
@@ -257,6 +258,18 @@ def _warn(results: list[dict], where) -> None:
             print(f"treelstm: warning: {where(k)}: {warning}", file=sys.stderr)
 
 
+def _cmd_explain(args) -> None:
+    """Draw the input's tree(s) with every node's prediction to ``OUTPUT.svg`` and ``OUTPUT.png``."""
+    from treelstm.explain import explain
+
+    pair = tuple(args.pair) if args.pair else None
+    explanation = explain(args.checkpoint, args.text, tree=args.tree, pair=pair, gates=args.gates)
+    prediction = ", ".join(f"{name} {p:.4f}" for name, p in zip(explanation.classes, explanation.probabilities))
+    print(f"{explanation.label}\t{prediction}")
+    for path in explanation.draw(args.output):
+        print(path)
+
+
 def _cmd_plot(args) -> None:
     from treelstm.plots import plot_run
 
@@ -348,6 +361,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ner: entity lines (default), JSON lines, or CoNLL token<TAB>tag columns")
     p.add_argument("--output", help="write the predictions here (default: stdout)")
     p.set_defaults(func=_cmd_predict)
+
+    p = commands.add_parser("explain", help="draw a sentence's tree with each node's prediction (and gates)")
+    p.add_argument("checkpoint", help="a sentiment or paraphrase checkpoint folder")
+    p.add_argument("--text", help="sentiment: a sentence (parsed by spaCy)")
+    p.add_argument("--tree", help="sentiment: an SST-style PTB tree, e.g. \"(3 (2 It) (4 works))\"")
+    p.add_argument("--pair", nargs=2, metavar=("SENTENCE1", "SENTENCE2"), help="paraphrase: a sentence pair")
+    p.add_argument("--gates", action="store_true", help="also draw the gates (i, o under each node; f on the edges)")
+    p.add_argument("--output", default="explanation",
+                   help="writes OUTPUT.svg and OUTPUT.png (a .svg/.png suffix is dropped; default: explanation)")
+    p.set_defaults(func=_cmd_explain)
 
     p = commands.add_parser("plot", help="draw a run's training curves to a PNG")
     p.add_argument("run_dir")
