@@ -5,7 +5,7 @@
     treelstm evaluate CHECKPOINT [--split test]
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
     treelstm explain CHECKPOINT (--text TEXT | --tree PTB | --pair S1 S2) [--gates] [--output PATH]
-    treelstm plot RUN_DIR
+    treelstm plot RUN_DIR [RUN_DIR ...] [--metric NAME ...] [--output FILE]
     treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J] [--finished-only]
 
 User errors (a bad config, a missing or malformed data file) print one line and exit with
@@ -271,9 +271,9 @@ def _cmd_explain(args) -> None:
 
 
 def _cmd_plot(args) -> None:
-    from treelstm.plots import plot_run
+    from treelstm.plots import plot_runs
 
-    print(plot_run(Path(args.run_dir)))
+    print(plot_runs([Path(d) for d in args.run_dirs], args.output, args.metric))
 
 
 def _cmd_reproduce(args) -> None:
@@ -372,8 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="writes OUTPUT.svg and OUTPUT.png (a .svg/.png suffix is dropped; default: explanation)")
     p.set_defaults(func=_cmd_explain)
 
-    p = commands.add_parser("plot", help="draw a run's training curves to a PNG")
-    p.add_argument("run_dir")
+    p = commands.add_parser("plot", help="draw training curves to a PNG; several runs overlaid to compare configs")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="a run folder (runs/NAME or runs/NAME/seed-K)")
+    p.add_argument("--metric", action="append", default=[], metavar="NAME",
+                   help="a panel per metric, e.g. dev_accuracy (repeatable; default: train_loss and every dev_ metric)")
+    p.add_argument("--output", help="the PNG (default: RUN_DIR/curves.png for one run, curves.png for several)")
     p.set_defaults(func=_cmd_plot)
 
     p = commands.add_parser("reproduce", help="run a paper table's configs and print ours beside the paper's")
