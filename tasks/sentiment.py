@@ -110,8 +110,6 @@ class Sentiment(Task):
     def _raw_tree(self, text: str | None, ptb: str | None) -> Tree:
         """The tree the model reads for a raw sentence or a PTB tree."""
         kind = self.config.data.tree
-        if kind == "chain":
-            raise ValueError("explain draws tree models; this checkpoint's model is a chain LSTM (data.tree: chain)")
         if ptb is not None:
             try:
                 tree = from_ptb(ptb)
