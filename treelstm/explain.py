@@ -4,7 +4,7 @@
     >>> result = explain("runs/sst-constituency-treelstm-fine/seed-1/checkpoint",  # doctest: +SKIP
     ...                  text="A gorgeous, witty, seductive movie.", gates=True)
     >>> result.label, result.trees[0].probabilities.shape  # doctest: +SKIP
-    ('very positive', (13, 5))
+    ('very positive', (15, 5))
     >>> result.draw("movie")  # movie.svg and movie.png  # doctest: +SKIP
 
 What a node's probabilities are depends on the task (each task's ``explain_raw`` says):
