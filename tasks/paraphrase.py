@@ -6,6 +6,10 @@ tree by default, or a chain LSTM over the same tokens). The Tai et al. compariso
 ``h_L * h_R`` and ``|h_L - h_R|`` feed a sigmoid hidden layer and a 2-way softmax
 (:class:`~treelstm.heads.SimilarityHead` with two classes). Metrics: accuracy and the F1 of
 the paraphrase class. MSRP has no dev split: a fixed, seeded 10% of train is held out.
+
+Explaining a pair (:meth:`Paraphrase.explain_raw`): a node of one sentence gets the head's
+paraphrase probability of its phrase against the whole other sentence; at the roots that is
+the pair's prediction.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from tasks.relatedness import RelatednessModel
 from treelstm.batch import TreeBatch
 from treelstm.data.pairs import read_msrp, read_paws
 from treelstm.embeddings import Vocabulary
+from treelstm.explain import Explanation, explain_trees
 from treelstm.heads import SimilarityHead
 from treelstm.parsing import parse
 from treelstm.sentence import SentenceEncoder
@@ -51,6 +56,13 @@ def accuracy_and_f1(predicted: Tensor, gold: Tensor) -> dict[str, float]:
     return {"accuracy": float((predicted == gold).double().mean()), "f1": f1}
 
 
+def _check_pair(pair: Sequence[str], where: str = "") -> None:
+    """Raise ValueError naming the sentence (1 or 2) of ``pair`` that is empty or only whitespace."""
+    for side, text in enumerate(pair, 1):
+        if not text.strip():
+            raise ValueError(f"{where}sentence {side} is empty")
+
+
 class Paraphrase(Task):
     metric = "accuracy"
     eval_splits = ("train", "dev", "test", "paws-dev", "paws-test")
@@ -72,9 +84,7 @@ class Paraphrase(Task):
             ValueError: naming the pair (0-based) and sentence that is empty or only whitespace.
         """
         for k, pair in enumerate(pairs):
-            for side, text in enumerate(pair, 1):
-                if not text.strip():
-                    raise ValueError(f"pair {k}: sentence {side} is empty")
+            _check_pair(pair, f"pair {k}: ")
         trees = self._trees([text for pair in pairs for text in pair], progress=False)
         model.eval()
         with torch.no_grad():
@@ -88,6 +98,30 @@ class Paraphrase(Task):
             results.append({"probability": p, "label": "paraphrase" if p >= 0.5 else "not paraphrase",
                             "warnings": warnings})
         return results
+
+    def explain_raw(self, model: RelatednessModel, vocab: Vocabulary, *, pair: tuple[str, str] | None = None,
+                    text=None, tree=None, gates: bool = False) -> Explanation:
+        """Both sentences' trees; node ``j`` of one sentence gets the head's probabilities for
+        (``h_j``, the other sentence's root ``h``): how far its phrase alone paraphrases the whole
+        other sentence. The roots' probabilities are the pair's prediction.
+        """
+        if pair is None:
+            raise ValueError("a paraphrase model explains a sentence pair: give pair (--pair SENTENCE1 SENTENCE2)")
+        if len(pair) != 2:
+            raise ValueError(f"a pair is two sentences, got {len(pair)}")
+        _check_pair(pair)
+        trees = self._trees(list(pair), progress=False)
+        model.eval()
+
+        def against_the_other_root(h: Tensor, batch: TreeBatch) -> Tensor:
+            other = h.index_select(0, batch.roots.flip(0)).repeat_interleave(batch.graph.batch_num_nodes(), dim=0)
+            return model.head(h, other).exp()
+
+        explained = explain_trees(model.encoder, vocab, trees, against_the_other_root, gates)
+        p = explained[0].probabilities[trees[0].root]
+        return Explanation("paraphrase", ("not paraphrase", "paraphrase"), ("≠", "≈"), explained, p,
+                           "paraphrase" if p[1] >= 0.5 else "not paraphrase",
+                           "colour: P(paraphrase) of the node's phrase against the whole other sentence")
 
     def _trees(self, texts: list[str], progress: bool = True) -> list[Tree]:
         """spaCy's dependency trees of raw sentences, or chains over the same tokens."""

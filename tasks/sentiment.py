@@ -9,6 +9,10 @@ Tree models put a softmax on every node and sum the loss over the labelled nodes
 the number of sentences). Dependency trees come from spaCy parses of the sentences: a node is
 labelled when its subtree covers exactly the words of a labelled constituent. Chain LSTMs are
 trained and evaluated on the sentence label only. Metric: accuracy at the root.
+
+Explaining (:meth:`Sentiment.explain_raw`): raw text is parsed by spaCy; a constituency model
+reads the binarised dependency parse (:func:`treelstm.trees.binarize`, an approximation of
+SST's trees), or an SST-style PTB tree given as it is.
 """
 
 from __future__ import annotations
@@ -25,13 +29,17 @@ from torch import Tensor, nn
 from treelstm.batch import TreeBatch
 from treelstm.data.sst import read_sst
 from treelstm.embeddings import Vocabulary
+from treelstm.explain import Explanation, explain_trees
 from treelstm.heads import Classifier
 from treelstm.parsing import parse
 from treelstm.sentence import SentenceEncoder
 from treelstm.task import Task
-from treelstm.trees import Tree, chain, token_spans
+from treelstm.trees import Tree, binarize, chain, from_ptb, token_spans
 
 BINARY_CLASS = np.array([0, 0, 1, 2, 2])  # 0-4 -> negative, neutral, positive
+FINE_CLASSES = ("very negative", "negative", "neutral", "positive", "very positive")
+FINE_SYMBOLS = ("−−", "−", "0", "+", "++")  # drawn in the nodes by treelstm explain
+BINARY_CLASSES, BINARY_SYMBOLS = ("negative", "neutral", "positive"), ("−", "0", "+")
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,44 @@ class Sentiment(Task):
             splits = {name: ds.select([k for k, label in enumerate(ds["label"]) if label != 2])
                       for name, ds in splits.items()}
         return splits
+
+    def explain_raw(self, model: SentimentModel, vocab: Vocabulary, *, text: str | None = None,
+                    tree: str | None = None, pair=None, gates: bool = False) -> Explanation:
+        """Every node's class probabilities (the model classifies every node's phrase), from a
+        sentence (``text``) or an SST-style PTB tree (``tree``); the prediction is the root's.
+
+        A constituency model reads ``tree`` as it is, or for ``text`` spaCy's dependency parse
+        binarised (:func:`treelstm.trees.binarize`); a dependency model reads spaCy's parse of
+        ``text`` or of the tree's words. Binary models classify nodes as negative, neutral or
+        positive and the sentence as negative or positive, as they were trained.
+        """
+        if pair is not None:
+            raise ValueError("a sentiment model explains one sentence: give text (--text) or a PTB tree (--tree), "
+                             "not a pair")
+        sentence = self._raw_tree(text, tree)
+        model.eval()
+        (explained,) = explain_trees(model.encoder, vocab, [sentence],
+                                     lambda h, _: model.classifier(h).softmax(dim=-1), gates)
+        root = explained.probabilities[sentence.root]
+        classes, symbols = (BINARY_CLASSES, BINARY_SYMBOLS) if self.binary else (FINE_CLASSES, FINE_SYMBOLS)
+        label = ("positive" if root[2] > root[0] else "negative") if self.binary else classes[int(root.argmax())]
+        return Explanation("sentiment", classes, symbols, (explained,), root, label,
+                           "colour: the expected sentiment of the node's phrase; symbol: its most probable class")
+
+    def _raw_tree(self, text: str | None, ptb: str | None) -> Tree:
+        """The tree the model reads for a raw sentence or a PTB tree."""
+        kind = self.config.data.tree
+        if ptb is not None:
+            try:
+                tree = from_ptb(ptb)
+            except ValueError as error:
+                raise ValueError(f"tree: {error}") from None
+            words = [token for token in tree.tokens if token is not None]
+            return tree if kind == "constituency" else parse([words], progress=False)[0]
+        if not text.strip():
+            raise ValueError("the text is empty")
+        parsed = parse([text], progress=False)[0]
+        return binarize(parsed) if kind == "constituency" else parsed
 
     def examples(self, dataset) -> list[Sentence]:
         rows = dataset.to_list()

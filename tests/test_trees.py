@@ -190,3 +190,66 @@ def test_the_validation_table_in_the_docs_is_true():
 def test_from_ptb_splits_on_ascii_whitespace_only():
     tree = trees.from_ptb("(2 (2 nearly) (2 2\xa01\\/2))")
     assert tree.tokens[:2] == ("nearly", "2\xa01\\/2")
+
+
+def brackets(tree, node=None):
+    """A binary tree as nested brackets of its words."""
+    node = tree.root if node is None else node
+    children = np.flatnonzero(tree.parents == node)
+    if not len(children):
+        return tree.tokens[node]
+    return "(" + " ".join(brackets(tree, c) for c in children[np.argsort(tree.slots[children])]) + ")"
+
+
+@pytest.mark.parametrize("line, words, expected", [
+    ("2 3 0 3 6 4", "the cat sat on the mat", "((the cat) (sat (on (the mat))))"),  # right dependents, then left
+    ("0 1 1 1", "saw it here today", "(((saw it) here) today)"),  # nearest first
+    ("3 3 0 3 3", "a b c d e", "(a (b ((c d) e)))"),
+    ("3 4 0 3", "a b c d", "(a (b (c d)))"),  # b -> d crosses a -> c's head c: lifted to c
+    ("0", "alone", "alone"),
+])
+def test_binarize_a_dependency_tree(line, words, expected):
+    tree = trees.binarize(trees.from_parents(line, words.split()))
+    assert brackets(tree) == expected and tree.labels is None
+
+
+def random_projective_heads(n, rng):
+    """A random projective dependency tree over n words: 0-based heads, -1 for the root."""
+    heads = np.full(n, -1)
+
+    def subtree(lo, hi, parent):  # words lo..hi-1 are one subtree under parent
+        h = int(rng.integers(lo, hi))
+        heads[h] = parent
+        for a, b in ((lo, h), (h + 1, hi)):  # each side: consecutive chunks, one dependent's subtree each
+            if b > a:
+                cuts = sorted(rng.choice(np.arange(a + 1, b), size=int(rng.integers(0, b - a)), replace=False))
+                for start, end in zip([a, *cuts], [*cuts, b]):
+                    subtree(start, end, h)
+
+    subtree(0, n, -1)
+    return heads
+
+
+def test_binarize_keeps_every_phrase_of_a_projective_tree(rng):
+    for n in range(1, 40):
+        dependency = trees.from_parents(random_projective_heads(n, rng) + 1, [f"w{k}" for k in range(n)])
+        first, last, count = trees.token_spans(dependency).T
+        assert (last - first + 1 == count).all()  # projective: every subtree is consecutive words
+        tree = trees.binarize(dependency)
+        phrases = {(int(a), int(b)) for a, b, _ in trees.token_spans(tree)}
+        assert {(int(a), int(b)) for a, b in zip(first, last)} <= phrases
+
+
+def test_binarize_any_dependency_tree_gives_a_binary_tree_of_phrases(rng):
+    for n in range(1, 40):
+        dependency = trees.from_parents(random_parents_line(n, rng), [f"w{k}" for k in range(n)])  # mostly crossing
+        tree = trees.binarize(dependency)
+        assert tree.num_nodes == 2 * n - 1 and tree.tokens[:n] == dependency.tokens and tree.root == 2 * n - 2
+        assert (np.bincount(tree.parents[tree.parents >= 0], minlength=2 * n - 1)[n:] == 2).all()
+        first, last, count = trees.token_spans(tree).T
+        assert (last - first + 1 == count).all()  # every phrase is consecutive words
+
+
+def test_binarize_takes_dependency_trees_only():
+    with pytest.raises(ValueError, match="binarize takes a dependency tree"):
+        trees.binarize(trees.from_ptb("(3 (2 It) (4 works))"))

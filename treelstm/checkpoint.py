@@ -137,6 +137,8 @@ def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu"):
     from treelstm.task import get_task
 
     folder = settled(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such checkpoint folder")
     for name in ("model.safetensors", "vocab.txt", "config.yaml", "meta.json"):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder}: not a checkpoint, {name} is missing")

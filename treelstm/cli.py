@@ -1,10 +1,11 @@
-"""The ``treelstm`` command: train, evaluate, plot, reproduce.
+"""The ``treelstm`` command: train, evaluate, predict, explain, plot, reproduce.
 
     treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
     treelstm train --resume RUN_DIR
     treelstm evaluate CHECKPOINT [--split test]
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
-    treelstm plot RUN_DIR
+    treelstm explain CHECKPOINT (--text TEXT | --tree PTB | --pair S1 S2) [--gates] [--output PATH]
+    treelstm plot RUN_DIR [RUN_DIR ...] [--metric NAME ...] [--output FILE]
     treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J] [--finished-only]
 
 User errors (a bad config, a missing or malformed data file) print one line and exit with
@@ -257,10 +258,22 @@ def _warn(results: list[dict], where) -> None:
             print(f"treelstm: warning: {where(k)}: {warning}", file=sys.stderr)
 
 
-def _cmd_plot(args) -> None:
-    from treelstm.plots import plot_run
+def _cmd_explain(args) -> None:
+    """Draw the input's tree(s) with every node's prediction to ``OUTPUT.svg`` and ``OUTPUT.png``."""
+    from treelstm.explain import explain
 
-    print(plot_run(Path(args.run_dir)))
+    pair = tuple(args.pair) if args.pair else None
+    explanation = explain(args.checkpoint, args.text, tree=args.tree, pair=pair, gates=args.gates)
+    prediction = ", ".join(f"{name} {p:.4f}" for name, p in zip(explanation.classes, explanation.probabilities))
+    print(f"{explanation.label}\t{prediction}")
+    for path in explanation.draw(args.output):
+        print(path)
+
+
+def _cmd_plot(args) -> None:
+    from treelstm.plots import plot_runs
+
+    print(plot_runs([Path(d) for d in args.run_dirs], args.output, args.metric))
 
 
 def _cmd_reproduce(args) -> None:
@@ -349,8 +362,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write the predictions here (default: stdout)")
     p.set_defaults(func=_cmd_predict)
 
-    p = commands.add_parser("plot", help="draw a run's training curves to a PNG")
-    p.add_argument("run_dir")
+    p = commands.add_parser("explain", help="draw a sentence's tree with each node's prediction (and gates)")
+    p.add_argument("checkpoint", help="a sentiment or paraphrase checkpoint folder")
+    p.add_argument("--text", help="sentiment: a sentence (parsed by spaCy)")
+    p.add_argument("--tree", help="sentiment: an SST-style PTB tree, e.g. \"(3 (2 It) (4 works))\"")
+    p.add_argument("--pair", nargs=2, metavar=("SENTENCE1", "SENTENCE2"), help="paraphrase: a sentence pair")
+    p.add_argument("--gates", action="store_true", help="also draw the gates (i, o under each node; f on the edges)")
+    p.add_argument("--output", default="explanation",
+                   help="writes OUTPUT.svg and OUTPUT.png (a .svg/.png suffix is dropped; default: explanation)")
+    p.set_defaults(func=_cmd_explain)
+
+    p = commands.add_parser("plot", help="draw training curves to a PNG; several runs overlaid to compare configs")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="a run folder (runs/NAME or runs/NAME/seed-K)")
+    p.add_argument("--metric", action="append", default=[], metavar="NAME",
+                   help="a panel per metric, e.g. dev_accuracy (repeatable; default: train_loss and every dev_ metric)")
+    p.add_argument("--output", help="the PNG (default: RUN_DIR/curves.png for one run, curves.png for several)")
     p.set_defaults(func=_cmd_plot)
 
     p = commands.add_parser("reproduce", help="run a paper table's configs and print ours beside the paper's")

@@ -1,16 +1,17 @@
-"""Training curves of a run folder (or of every seed folder under it), drawn to a PNG."""
+"""Training curves drawn to a PNG: a run folder's seeds, or several run folders overlaid to compare configs."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plot_run"]
+__all__ = ["plot_run", "plot_runs", "curves"]
 
 
 def _read_metrics(path: Path) -> list[dict]:
@@ -23,28 +24,74 @@ def _read_metrics(path: Path) -> list[dict]:
     return records
 
 
-def plot_run(run_dir: Path) -> Path:
-    """Train loss and dev metrics per epoch, one line per run found; returns the PNG's path."""
-    run_dir = Path(run_dir)
+def _seeds(run_dir: Path) -> dict[str, list[dict]]:
+    """The epochs of each seed in a run folder (``runs/NAME``, or one seed's ``runs/NAME/seed-K``), by seed folder."""
     logs = sorted(run_dir.glob("metrics.jsonl")) or sorted(run_dir.glob("*/metrics.jsonl"))
     if not logs:
         raise FileNotFoundError(f"{run_dir}: no metrics.jsonl here or in its subfolders; is it a run folder?")
-    runs = {(log.parent.name if log.parent != run_dir else run_dir.name): _read_metrics(log) for log in logs}
-    dev_keys = sorted({k for records in runs.values() for r in records for k in r if k.startswith("dev_")})
-    fig, axes = plt.subplots(1, 1 + len(dev_keys), figsize=(4.2 * (1 + len(dev_keys)), 3.4), squeeze=False)
-    for name, records in runs.items():
-        epochs = [r["epoch"] for r in records]
-        axes[0, 0].plot(epochs, [r["train_loss"] for r in records], marker="o", label=name)
-        for ax, key in zip(axes[0, 1:], dev_keys):
-            ax.plot(epochs, [r.get(key) for r in records], marker="o", label=name)
-    for ax, title in zip(axes[0], ["train loss", *(k.replace("dev_", "dev ") for k in dev_keys)]):
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize="small")
-    fig.suptitle(run_dir.name)
-    fig.tight_layout()
-    out = run_dir / "curves.png"
+    return {(log.parent.name if log.parent != run_dir else run_dir.name): _read_metrics(log) for log in logs}
+
+
+def _names(run_dirs: list[Path]) -> list[str]:
+    """Each folder's name, with its parent's where two names are the same (``runs-a/x``, ``runs-b/x``)."""
+    names = [d.resolve().name for d in run_dirs]
+    return [f"{d.resolve().parent.name}/{n}" if names.count(n) > 1 else n for d, n in zip(run_dirs, names)]
+
+
+def plot_run(run_dir: Path) -> Path:
+    """Train loss and dev metrics per epoch, one line per seed found, to ``RUN_DIR/curves.png``; returns its path."""
+    return plot_runs([run_dir])
+
+
+def plot_runs(run_dirs: Sequence[Path], output: Path | None = None, metrics: Sequence[str] = ()) -> Path:
+    """Draw :func:`curves` to a PNG; returns its path: ``output``, else ``RUN_DIR/curves.png`` for one
+    run folder and ``curves.png`` in the current folder for several."""
+    run_dirs = [Path(d) for d in run_dirs]
+    fig = curves(run_dirs, metrics)
+    out = Path(output) if output else run_dirs[0] / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def curves(run_dirs: Sequence[Path], metrics: Sequence[str] = ()) -> plt.Figure:
+    """A panel per metric, its value per epoch. One run folder: a line (and colour) per seed in it.
+    Several: a colour per run folder, labelled by its name, with a line per seed in it.
+
+    Args:
+        metrics: the panels, as named in ``metrics.jsonl`` (``train_loss``, ``dev_accuracy``, ...);
+            default: ``train_loss`` and every ``dev_`` metric of the runs.
+
+    Raises:
+        FileNotFoundError: a folder without ``metrics.jsonl`` (nor in its subfolders).
+        ValueError: a metric no run has, or a log line that is not JSON.
+    """
+    run_dirs = [Path(d) for d in run_dirs]
+    runs = [_seeds(d) for d in run_dirs]
+    found = {key for seeds in runs for records in seeds.values() for r in records for key in r} - {"epoch"}
+    keys = list(metrics) or ["train_loss", *sorted(k for k in found if k.startswith("dev_"))]
+    for key in keys:
+        if key not in found:
+            raise ValueError(f"no run has the metric {key!r}; they have {', '.join(sorted(found))}")
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    names = _names(run_dirs)
+    for k, (name, seeds) in enumerate(zip(names, runs)):
+        for s, (seed, records) in enumerate(seeds.items()):
+            if len(runs) == 1:
+                style = {"label": seed}
+            else:
+                label = f"{name} ({len(seeds)} seeds)" if len(seeds) > 1 else name
+                style = {"color": colours[k % len(colours)], "label": label if s == 0 else None}
+            epochs = [r["epoch"] for r in records]
+            for ax, key in zip(axes[0], keys):
+                ax.plot(epochs, [r.get(key) for r in records], marker="o", **style)
+    for ax, key in zip(axes[0], keys):
+        ax.set_title(key.replace("_", " ", 1))
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0, -1].legend(fontsize="small")
+    fig.suptitle(run_dirs[0].name if len(runs) == 1 else " vs ".join(names))
+    fig.tight_layout()
+    return fig

@@ -28,7 +28,9 @@ class SentenceEncoder(nn.Module):
 
     Outputs of ``forward(batch)``: ``(nodes, sentences)`` -- every node's vector ``(N, node_size)``
     and each tree's ``(B, out_size)``: the root's ``h`` for trees; for chains the last layer's
-    (or every layer's) final states, forward and backward concatenated.
+    (or every layer's) final states, forward and backward concatenated. ``forward(batch,
+    return_gates=True)`` (tree cells only) adds the gates, ``{name: (N, H)}`` as
+    :class:`~treelstm.TreeLSTM` returns them.
     """
 
     def __init__(
@@ -61,8 +63,10 @@ class SentenceEncoder(nn.Module):
         self.recurrent = TreeLSTM(cells[cell]())
         self.node_size = self.out_size = hidden_size
 
-    def forward(self, batch: TreeBatch) -> tuple[Tensor, Tensor]:
+    def forward(self, batch: TreeBatch, return_gates: bool = False) -> tuple[Tensor, ...]:
         if self.cell_name == "lstm":
+            if return_gates:
+                raise ValueError("gates are returned for tree cells; this encoder is a chain LSTM")
             x = self.embedding(batch.token_ids.to(self.embedding.weight.device))
             nodes, (h_n, _) = self.recurrent(batch.graph, x, batch.schedule)
             D = 2 if self.recurrent.bidirectional else 1
@@ -71,5 +75,5 @@ class SentenceEncoder(nn.Module):
         if word_nodes is not None:  # only the nodes with a word have an input (e.g. constituency leaves)
             ids = ids.index_select(0, word_nodes)
         x = self.embedding(ids.to(self.embedding.weight.device))
-        h = self.recurrent(batch.graph, x, batch.schedule, x_nodes=word_nodes).h
-        return h, h.index_select(0, batch.roots.to(h.device))
+        h, _, *gates = self.recurrent(batch.graph, x, batch.schedule, return_gates=return_gates, x_nodes=word_nodes)
+        return h, h.index_select(0, batch.roots.to(h.device)), *gates

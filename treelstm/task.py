@@ -54,6 +54,11 @@ class Task(ABC):
         """Predictions on raw text (see each task); tasks that cannot say so."""
         raise ValueError(f"the {self.config.task} task does not predict on raw text")
 
+    def explain_raw(self, model: nn.Module, vocab: Vocabulary, *, gates: bool = False, **given: Any):
+        """An :class:`~treelstm.explain.Explanation` of the model on one raw input (``text``, ``tree``
+        or ``pair``, see :func:`treelstm.explain.explain`); tasks that cannot say so."""
+        raise ValueError(f"explain supports sentiment and paraphrase checkpoints; this one is {self.config.task}")
+
     @abstractmethod
     def examples(self, dataset: Dataset) -> list[Any]:
         """In-memory examples (trees built) from a dataset's rows."""

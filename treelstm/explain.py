@@ -1,0 +1,145 @@
+"""Seeing inside a trained model: a sentence's tree with what the model computed at every node.
+
+    >>> from treelstm.explain import explain
+    >>> result = explain("runs/sst-constituency-treelstm-fine/seed-1/checkpoint",  # doctest: +SKIP
+    ...                  text="A gorgeous, witty, seductive movie.", gates=True)
+    >>> result.label, result.trees[0].probabilities.shape  # doctest: +SKIP
+    ('very positive', (15, 5))
+    >>> result.draw("movie")  # movie.svg and movie.png  # doctest: +SKIP
+
+What a node's probabilities are depends on the task (each task's ``explain_raw`` says):
+sentiment models classify every node's phrase; for a paraphrase pair, a node of one sentence
+gets the paraphrase probability of its phrase against the whole other sentence. See
+``docs/explain.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from treelstm.batch import TreeBatch
+from treelstm.embeddings import Vocabulary
+from treelstm.predict import Predictor, load
+from treelstm.sentence import SentenceEncoder
+from treelstm.trees import Tree
+
+__all__ = ["ExplainedTree", "Explanation", "explain", "explain_trees"]
+
+
+@dataclass(frozen=True, eq=False)
+class ExplainedTree:
+    """One tree as the model read it, with what the model computed at each of its ``n`` nodes.
+
+    Attributes:
+        tree: the tree (tokens, parents) in its own node order.
+        probabilities: ``(n, C)``, each node's class probabilities (see the task).
+        gates: ``{}`` unless asked for; else each gate's activations ``(n, H)``, as
+            :class:`~treelstm.TreeLSTM` returns them: node gates (``i``, ``o`` and the candidate
+            ``u``; a GRU's ``z``, ``h_hat``) and the per-child gate, whose row ``k`` is the gate
+            node ``k``'s parent applied to its memory (zero at the root).
+        per_child_gate: the name of the per-child gate (``f``, a GRU's ``r``).
+        unknown: ``(n,)`` bool, nodes whose word is not in the model's vocabulary (they read ``<unk>``).
+    """
+
+    tree: Tree
+    probabilities: np.ndarray
+    gates: dict[str, np.ndarray]
+    per_child_gate: str
+    unknown: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """A model's prediction for one input, with its trees explained node by node.
+
+    Attributes:
+        task: the checkpoint's task name.
+        classes: names of the ``C`` classes of the probabilities.
+        symbols: a short symbol per class, drawn in the nodes.
+        trees: one :class:`ExplainedTree` per sentence (two for a pair).
+        probabilities: ``(C,)``, the prediction for the whole input.
+        label: the predicted label.
+        node_colour: what a node's colour shows, for the figure's caption.
+    """
+
+    task: str
+    classes: tuple[str, ...]
+    symbols: tuple[str, ...]
+    trees: tuple[ExplainedTree, ...]
+    probabilities: np.ndarray
+    label: str
+    node_colour: str
+
+    def draw(self, output: str | Path) -> tuple[Path, Path]:
+        """Draw the trees to ``OUTPUT.svg`` and ``OUTPUT.png`` (see :func:`treelstm.drawing.draw`)."""
+        from treelstm.drawing import draw
+
+        return draw(self, output)
+
+
+def explain(
+    checkpoint: str | Path | Predictor,
+    text: str | None = None,
+    *,
+    tree: str | None = None,
+    pair: tuple[str, str] | None = None,
+    gates: bool = False,
+) -> Explanation:
+    """Run a checkpoint on one input and keep what it computed at every node.
+
+    Args:
+        checkpoint: a checkpoint folder, or a loaded :class:`~treelstm.predict.Predictor`.
+        text: a sentence (sentiment), parsed by spaCy.
+        tree: a PTB-bracketed tree as in SST, ``(3 (2 It) (4 works))`` (sentiment).
+        pair: two sentences (paraphrase).
+        gates: also keep the gate activations.
+
+    Give exactly one of ``text``, ``tree`` and ``pair``.
+
+    Raises:
+        ValueError: a task or model that cannot be explained, an input of the wrong kind, an empty
+            sentence, a malformed tree.
+    """
+    given = {name: value for name, value in (("text", text), ("tree", tree), ("pair", pair)) if value is not None}
+    if len(given) != 1:
+        raise ValueError(f"explain takes one input: text, tree or pair (got {', '.join(given) or 'none'})")
+    predictor = checkpoint if isinstance(checkpoint, Predictor) else load(checkpoint)
+    return predictor.task.explain_raw(predictor.model, predictor.vocab, gates=gates, **given)
+
+
+def explain_trees(
+    encoder: SentenceEncoder,
+    vocab: Vocabulary,
+    trees: Sequence[Tree],
+    node_probabilities: Callable[[Tensor, TreeBatch], Tensor],
+    gates: bool,
+) -> tuple[ExplainedTree, ...]:
+    """Run ``encoder`` over ``trees`` (one batch, no gradients) and split what it computed per tree.
+
+    Args:
+        encoder: a tree encoder (chain LSTMs have no tree to explain).
+        node_probabilities: ``(h, batch) -> (N, C)``: every node's class probabilities from its
+            hidden state ``h`` ``(N, H)`` (``batch`` gives e.g. the roots).
+        gates: also keep the gate activations.
+    """
+    if encoder.cell_name == "lstm":
+        raise ValueError("explain draws tree models; this checkpoint's model is a chain LSTM (model.cell: lstm)")
+    batch = TreeBatch.of(trees, vocab)
+    with torch.no_grad():
+        h, _, *found = encoder(batch, return_gates=gates)
+        probabilities = node_probabilities(h, batch).cpu().numpy()
+    sizes = [tree.num_nodes for tree in trees]
+    splits = np.cumsum(sizes)[:-1]
+    split_gates = {name: np.split(value.cpu().numpy(), splits) for name, value in (found[0] if gates else {}).items()}
+    return tuple(
+        ExplainedTree(tree, p, {name: parts[k] for name, parts in split_gates.items()},
+                      encoder.recurrent.cell.per_child_gate,
+                      np.array([token is not None and token not in vocab for token in tree.tokens]))
+        for k, (tree, p) in enumerate(zip(trees, np.split(probabilities, splits)))
+    )
