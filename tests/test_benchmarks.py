@@ -24,3 +24,22 @@ def test_ner_speed_smoke(capsys):
     assert [(name, what) for name, what, _ in rows] == [
         (name, what) for name in ("fused", "cells", "nn.LSTM") for what in ("train, batch 32", "decode, batch 256")]
     assert "| cells | decode, batch 256 |" in capsys.readouterr().out
+
+
+def test_tree_speed_smoke(capsys):
+    rows = load("tree_speed").main(["--smoke", "--repeat", "1", "--datasets", "sick", "--trees", "20"])
+    assert [(r["contender"], r["what"]) for r in rows] == [
+        (name, what) for what in ("train, batch 25", "train, batch 256", "inference, batch 256")
+        for name in ("fast", "dgl", "recursion", "nn.LSTM")]
+    assert all(r["trees_per_s"] > 0 for r in rows) and [r["ratio"] for r in rows[::4]] == [1.0] * 3
+    assert "peak_mib" in rows[4] and "| SICK (childsum) | nn.LSTM | inference, batch 256 |" in capsys.readouterr().out
+
+
+def test_tree_scaling_smoke(tmp_path, capsys):
+    module = load("tree_scaling")
+    assert module.chain_like(5).parents.tolist() == [5, 5, 6, 7, 8, 6, 7, 8, -1]
+    assert module.balanced(4).parents.tolist() == [4, 4, 5, 5, 6, 6, -1]
+    result = module.main(["--smoke", "--repeat", "1", "--output", str(tmp_path / "s.png")])
+    assert set(result["batch"]) == {"fast", "dgl", "nn.LSTM"} and len(result["depth"]) == 6
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| fast, chain-like (ms/step) |" in capsys.readouterr().out

@@ -167,7 +167,8 @@ class _NaryLevels(torch.autograd.Function):
                 child, rows = plan.child[ea:eb], at[ea:eb] - a * N
                 dh.index_add_(0, child, (d @ U).view((b - a) * N, H).index_select(0, rows))
                 dc.index_add_(0, child, (delta_c.unsqueeze(1) * f).view((b - a) * N, H).index_select(0, rows))
-        dU = da.t() @ h_jl.view(num, N * H) if ctx.needs_input_grad[1] else None
+        first = plan.levels[0][1]  # level 0 is the leaves: no children, nothing for U
+        dU = da[first:].t() @ h_jl[first * N :].view(num - first, N * H) if ctx.needs_input_grad[1] else None
         return da, dU, None, None, None
 
 
@@ -221,6 +222,7 @@ class _ChildSumLevels(torch.autograd.Function):
                 d_f = torch.mul(delta_c_k * c.index_select(0, child), f * (1 - f), out=da_f[ea:eb])
                 dh.index_add_(0, child, (da_node[a:b] @ U).index_select(0, parent) + d_f @ U_f)
         dwx = torch.cat([da_node, c.new_zeros(num, H).index_add_(0, plan.parent_row, da_f)], dim=1)
-        dU = da_node.t() @ h_tilde if ctx.needs_input_grad[1] else None
+        first = plan.levels[0][1]  # level 0 is the leaves: no children, nothing for U
+        dU = da_node[first:].t() @ h_tilde[first:] if ctx.needs_input_grad[1] else None
         dU_f = da_f.t() @ h.index_select(0, plan.child) if ctx.needs_input_grad[2] else None
         return dwx, dU, dU_f, None, None

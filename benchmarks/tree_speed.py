@@ -1,0 +1,230 @@
+"""Tree-LSTM training and inference speed: our fast mode against the usual ways of running Tree-LSTMs.
+
+    python benchmarks/tree_speed.py                  # SST (N-ary) and SICK (Child-Sum) from $TREELSTM_DATA
+    python benchmarks/tree_speed.py --smoke          # 40 tiny synthetic trees, x 16, h 8, for the tests
+    python benchmarks/tree_speed.py --growth 1000    # also: memory across 1,000 batch-256 SST steps (fast mode)
+
+Contenders (see ``tree_models.py``): ``fast`` (ours), ``dgl`` (DGL message passing, as DGL's
+Tree-LSTM example runs), ``recursion`` (one tree at a time, as the common PyTorch ports run)
+and ``nn.LSTM`` (torch's fused LSTM over sequences as long as the trees have nodes).
+Sizes: x = 300, h = 150, a 5-way softmax on every node, Adagrad (lr 0.05), sparse gradients for
+the word table in every contender.
+
+* SST: the training trees of ../shared/data/sst (binary constituency trees, N-ary cell), with
+  their node labels; SICK: the dependency trees of both sentences of the training pairs
+  (Child-Sum cell), with seeded random node labels (relatedness has no node labels; the loss
+  only has to touch every node).
+* Training step: forward, backward and the optimizer step, at batch 25 and 256; inference:
+  forward without gradients and an argmax per node, at batch 256.
+* Every contender runs on the same trees: the first ``--trees`` trees of a seeded shuffle
+  (``recursion`` on the first ``--recursion-trees`` of them: it is slow). Batches are collated
+  once; the time to collate a batch is reported apart (``collate ms``).
+* Each rate is the median over ``--repeat`` passes after a warm-up step, with its ratio to
+  ``fast`` measured in the same process. One torch thread unless ``--threads``.
+* Peak memory: each contender's batch-256 training steps run in a child process that resets the
+  kernel's peak-RSS mark (``/proc/self/clear_refs``) after the warm-up step; the table gives the
+  peak resident memory above the resident memory before the steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tree_models import CONTENDERS, Contender, infer_step, optimizer, train_step  # noqa: E402
+
+from treelstm.embeddings import Vocabulary  # noqa: E402
+from treelstm.trees import Tree  # noqa: E402
+
+CELLS = {"sst": "nary", "sick": "childsum"}
+
+
+def synthetic(dataset: str, count: int = 120, seed: int = 0) -> list[tuple[Tree, np.ndarray]]:
+    """Random binary constituency trees (``sst``) or random dependency trees (``sick``) of 2-30 words."""
+    rng = np.random.default_rng(seed)
+    words = ["a", "dog", "runs", "on", "the", "grass", "not", "very", "good", "."]
+    out = []
+    for _ in range(count):
+        n = int(rng.integers(2, 31))
+        tokens = [words[k] for k in rng.integers(0, len(words), n)]
+        if dataset == "sst":
+            tree = random_binary(n, rng, tokens)
+        else:
+            parents = np.r_[-1, [rng.integers(0, k) for k in range(1, n)]]
+            tree = Tree.of(parents, _slots(parents), tokens)
+        out.append((tree, rng.integers(0, 5, tree.num_nodes)))
+    return out
+
+
+def random_binary(n: int, rng: np.random.Generator, tokens=None) -> Tree:
+    """A random binary tree over ``n`` leaves: adjacent subtrees merged at random, leaves first."""
+    parents = [-1] * (2 * n - 1)
+    tops, next_id = list(range(n)), n
+    while len(tops) > 1:
+        k = int(rng.integers(0, len(tops) - 1))
+        parents[tops[k]] = parents[tops[k + 1]] = next_id
+        tops[k : k + 2] = [next_id]
+        next_id += 1
+    parents = np.array(parents)
+    return Tree.of(parents, _slots(parents), tokens or ["w"] * n)
+
+
+def _slots(parents: np.ndarray) -> np.ndarray:
+    slots = np.zeros(len(parents), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for k, p in enumerate(parents):
+        if p >= 0:
+            slots[k] = seen.get(int(p), 0)
+            seen[int(p)] = slots[k] + 1
+    return slots
+
+
+def real(dataset: str, root: Path) -> list[tuple[Tree, np.ndarray]]:
+    if dataset == "sst":
+        from treelstm.data.sst import read_sst
+
+        rows = read_sst(root, "train").to_list()
+        trees = [Tree.of(r["parents"], r["slots"], r["tokens"], r["labels"]) for r in rows]
+        return [(t, np.array([int(label) for label in t.labels])) for t in trees]
+    from treelstm.data.sick import read_sick
+
+    rows = read_sick(root, "train").to_list()
+    rng = np.random.default_rng(0)
+    trees = [Tree.of(r[f"{s}_dep_parents"], r[f"{s}_dep_slots"], r[f"{s}_tokens"]) for r in rows for s in "ab"]
+    return [(t, rng.integers(0, 5, t.num_nodes)) for t in trees]
+
+
+def load(dataset: str, args) -> tuple[list[tuple[Tree, np.ndarray]], Vocabulary]:
+    data = synthetic(dataset) if args.smoke else real(dataset, Path(os.environ.get("TREELSTM_DATA", "../shared/data")))
+    vocab = Vocabulary.build([t for t in tree.tokens if t is not None] for tree, _ in data)
+    order = np.random.default_rng(1).permutation(len(data))[: args.trees]
+    return [data[k] for k in order], vocab
+
+
+def measure(name: str, cell: str, data, vocab, size: int, train: bool, repeat: int, dims: tuple[int, int]) -> dict:
+    """Median trees/s of ``repeat`` passes of one contender over ``data`` in batches of ``size``."""
+    torch.manual_seed(0)
+    model = Contender(name, vocab, cell, *dims)
+    step = train_step(model, optimizer(model)) if train else infer_step(model)
+    start = time.perf_counter()
+    batches = [model.collate(*zip(*data[k : k + size])) for k in range(0, len(data), size)]
+    collate_ms = (time.perf_counter() - start) / len(batches) * 1000
+    step(batches[0])
+    rates = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for batch in batches:
+            step(batch)
+        rates.append(len(data) / (time.perf_counter() - start))
+    nodes = sum(tree.num_nodes for tree, _ in data) / len(data)
+    rate = statistics.median(rates)
+    return {"trees_per_s": rate, "nodes_per_s": rate * nodes, "collate_ms": collate_ms}
+
+
+def dims(args) -> tuple[int, int]:
+    """(x, h): 300 and 150, or 16 and 8 for --smoke."""
+    return (16, 8) if args.smoke else (300, 150)
+
+
+def _kib(field: str) -> int:
+    return int(re.search(rf"{field}:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
+
+
+def peak_memory(name: str, dataset: str, args, steps: int) -> dict:
+    """In this (child) process: peak RSS above the RSS before ``steps`` batch-256 training steps,
+    and the RSS after each tenth of them (for growth)."""
+    data, vocab = load(dataset, args)
+    torch.manual_seed(0)
+    model = Contender(name, vocab, CELLS[dataset], *dims(args))
+    step = train_step(model, optimizer(model))
+    batches = [model.collate(*zip(*data[k : k + 256])) for k in range(0, len(data), 256)]
+    step(batches[0])
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _kib("VmRSS")
+    rss = []
+    for k in range(steps):
+        step(batches[k % len(batches)])
+        if (k + 1) % max(1, steps // 10) == 0:
+            rss.append(_kib("VmRSS") / 1024)
+    return {"peak_mib": (_kib("VmHWM") - before) / 1024, "rss_mib": rss, "steps": steps}
+
+
+def child_memory(name: str, dataset: str, args, steps: int) -> dict:
+    command = [sys.executable, __file__, "--child-memory", name, dataset, str(steps), "--trees", str(args.trees),
+               "--threads", str(args.threads)] + (["--smoke"] if args.smoke else [])
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| data (cell) | contender | what | trees/s | nodes/s | x fast | collate ms/batch | peak MiB |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        peak = f"{r['peak_mib']:.0f}" if "peak_mib" in r else ""
+        lines.append(f"| {r['data']} | {r['contender']} | {r['what']} | {r['trees_per_s']:,.0f} | "
+                     f"{r['nodes_per_s']:,.0f} | {r['ratio']:.2f} | {r['collate_ms']:.1f} | {peak} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny synthetic trees (for the tests)")
+    parser.add_argument("--datasets", nargs="+", default=["sst", "sick"], choices=list(CELLS))
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    parser.add_argument("--trees", type=int, default=2048, help="trees per pass (default 2048)")
+    parser.add_argument("--recursion-trees", type=int, default=256, help="trees per pass for recursion (default 256)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--growth", type=int, default=0, metavar="STEPS",
+                        help="also run STEPS batch-256 SST training steps (fast mode) and print the RSS every tenth")
+    parser.add_argument("--child-memory", nargs=3, metavar=("CONTENDER", "DATASET", "STEPS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.child_memory:
+        name, dataset, steps = args.child_memory
+        print(json.dumps(peak_memory(name, dataset, args, int(steps))))
+        return []
+    if args.smoke:
+        args.trees, args.recursion_trees = min(args.trees, 40), min(args.recursion_trees, 10)
+    rows = []
+    for dataset in args.datasets:
+        data, vocab = load(dataset, args)
+        label = f"{'SST' if dataset == 'sst' else 'SICK'} ({CELLS[dataset]})"
+        for what, size, train in [("train, batch 25", 25, True), ("train, batch 256", 256, True),
+                                  ("inference, batch 256", 256, False)]:
+            base = None
+            for name in args.contenders:
+                trees = data[: args.recursion_trees] if name == "recursion" else data
+                result = measure(name, CELLS[dataset], trees, vocab, size, train, args.repeat, dims(args))
+                if name == "fast":
+                    base = result["trees_per_s"]
+                row = {"data": label, "contender": name, "what": what, **result}
+                if size == 256 and train and not args.no_memory and (name == "fast" or not args.smoke):
+                    row.update(peak_mib=child_memory(name, dataset, args, 1 if args.smoke else 5)["peak_mib"])
+                rows.append(row)
+                print(f"{label} {name} {what}: {result['trees_per_s']:,.0f} trees/s", file=sys.stderr, flush=True)
+            for row in rows:
+                if row["data"] == label and row["what"] == what:
+                    row["ratio"] = row["trees_per_s"] / base if base else float("nan")
+    print(table(rows))
+    if args.growth:
+        growth = child_memory("fast", "sst", args, args.growth)
+        print(f"\nRSS (MiB) after each tenth of {growth['steps']} batch-256 SST training steps (fast): "
+              + ", ".join(f"{v:.0f}" for v in growth["rss_mib"]) + f"; peak above the start {growth['peak_mib']:.0f}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
