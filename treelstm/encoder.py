@@ -56,7 +56,7 @@ def run_levels(
         wx = cell.project(x.index_select(0, s.order))  # every node's W x + b, level order
     else:
         rows = s.position.index_select(0, x_nodes.to(x.device))
-        wx = cell.b.expand(s.num_nodes, -1).index_copy(0, rows, cell.project(x))
+        wx = cell.b.expand(s.num_nodes, -1).contiguous().index_copy_(0, rows, cell.project(x))
     if not return_gates and fused_levels.supports(cell):
         return tuple(state.index_select(0, s.position) for state in fused_levels.run_fused(cell, wx, s)), {}
     n, H = wx.shape[0], cell.hidden_size
