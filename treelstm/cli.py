@@ -1,4 +1,4 @@
-"""The ``treelstm`` command: train, evaluate, predict, explain, plot, reproduce.
+"""The ``treelstm`` command: train, evaluate, predict, explain, plot, reproduce, demo.
 
     treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
     treelstm train --resume RUN_DIR
@@ -7,6 +7,7 @@
     treelstm explain CHECKPOINT (--text TEXT | --tree PTB | --pair S1 S2) [--gates] [--output PATH]
     treelstm plot RUN_DIR [RUN_DIR ...] [--metric NAME ...] [--output FILE]
     treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J] [--finished-only]
+    treelstm demo long-dependency [--output PNG] [--seed S] [--seeds N] [--quick]
 
 User errors (a bad config, a missing or malformed data file) print one line and exit with
 status 2; ``--debug`` shows the traceback instead. The library's warnings (e.g. a checkpoint
@@ -296,6 +297,27 @@ def _cmd_reproduce(args) -> None:
     print(markdown + f"\n(saved to {out})")
 
 
+def _cmd_demo_long_dependency(args) -> None:
+    import torch
+
+    from treelstm.demo.figure import plot
+    from treelstm.demo.long_dependency import Settings, run, table
+
+    if args.seeds < 1 or args.threads < 1:
+        raise ValueError(f"--seeds and --threads must be at least 1, got {args.seeds}, {args.threads}")
+    settings = Settings(steps=args.steps, min_distance=args.min_distance, max_distance=args.max_distance,
+                        seeds=tuple(range(args.seed, args.seed + args.seeds)))
+    settings = settings.quick() if args.quick else settings
+    out = Path(args.output)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"--output {out}: the figure is written as PNG, give a .png path")
+    torch.set_num_threads(args.threads)
+    results = run(settings)
+    plot(results, out)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(table(results) + f"\n{results['seconds']:.0f} s; figure {out}, numbers {out.with_suffix('.json')}")
+
+
 def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds: int) -> str:
     """A markdown table: each row's mean (std) over seeds beside the paper's."""
     metrics = table["metrics"]
@@ -388,6 +410,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=5)
     common(p)
     p.set_defaults(func=_cmd_reproduce)
+
+    p = commands.add_parser("demo", help="demonstrations on data the library generates itself")
+    demos = p.add_subparsers(dest="demo", required=True)
+    p = demos.add_parser("long-dependency", help="tanh RNN, LSTM, GRU and Tree-LSTM on subject-verb agreement "
+                                                 "across growing distances: accuracy and first-token gradient")
+    p.add_argument("--output", default="long_dependency.png", help="the PNG (default: long_dependency.png); "
+                   "the numbers go beside it as .json")
+    p.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per model (default 3)")
+    p.add_argument("--steps", type=int, default=600, help="training batches per model (default 600)")
+    p.add_argument("--min-distance", type=int, default=4, help="shortest training distance (default 4)")
+    p.add_argument("--max-distance", type=int, default=24, help="longest training distance (default 24)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the models are tiny)")
+    p.add_argument("--quick", action="store_true", help="a few seconds, one seed, tiny models: checks, shows nothing")
+    p.set_defaults(func=_cmd_demo_long_dependency)
     return parser
 
 
