@@ -20,10 +20,13 @@ the word table in every contender.
   (``recursion`` on the first ``--recursion-trees`` of them: it is slow). Batches are collated
   once; the time to collate a batch is reported apart (``collate ms``).
 * Each rate is the median over ``--repeat`` passes after a warm-up step, with its ratio to
-  ``fast`` measured in the same process. One torch thread unless ``--threads``.
-* Peak memory: each contender's batch-256 training steps run in a child process that resets the
-  kernel's peak-RSS mark (``/proc/self/clear_refs``) after the warm-up step; the table gives the
-  peak resident memory above the resident memory before the steps.
+  ``fast`` measured in the same process; the passes go in rounds, one of each contender per round,
+  so that a change in the machine's load falls on all contenders alike. One torch thread unless
+  ``--threads``.
+* Peak memory: each contender's batch-256 training steps run in a child process that loads the data,
+  builds the model, collates the batches, then resets the kernel's peak-RSS mark
+  (``/proc/self/clear_refs``); the table gives the peak resident memory of 5 steps above the
+  resident memory before them (activations, gradients, optimizer state, allocator caches).
 """
 
 from __future__ import annotations
@@ -112,24 +115,32 @@ def load(dataset: str, args) -> tuple[list[tuple[Tree, np.ndarray]], Vocabulary]
     return [data[k] for k in order], vocab
 
 
-def measure(name: str, cell: str, data, vocab, size: int, train: bool, repeat: int, dims: tuple[int, int]) -> dict:
-    """Median trees/s of ``repeat`` passes of one contender over ``data`` in batches of ``size``."""
-    torch.manual_seed(0)
-    model = Contender(name, vocab, cell, *dims)
-    step = train_step(model, optimizer(model)) if train else infer_step(model)
-    start = time.perf_counter()
-    batches = [model.collate(*zip(*data[k : k + size])) for k in range(0, len(data), size)]
-    collate_ms = (time.perf_counter() - start) / len(batches) * 1000
-    step(batches[0])
-    rates = []
-    for _ in range(repeat):
+def measure(names, cell: str, data, vocab, size: int, train: bool, args) -> dict[str, dict]:
+    """Median trees/s of ``args.repeat`` passes of each contender over ``data`` in batches of ``size``.
+    The passes are taken in rounds (one pass of every contender per round), so that a change in
+    the machine's load falls on all of them alike."""
+    runs = {}
+    for name in names:
+        trees = data[: args.recursion_trees] if name == "recursion" else data
+        torch.manual_seed(0)
+        model = Contender(name, vocab, cell, *dims(args))
+        step = train_step(model, optimizer(model)) if train else infer_step(model)
         start = time.perf_counter()
-        for batch in batches:
-            step(batch)
-        rates.append(len(data) / (time.perf_counter() - start))
-    nodes = sum(tree.num_nodes for tree, _ in data) / len(data)
-    rate = statistics.median(rates)
-    return {"trees_per_s": rate, "nodes_per_s": rate * nodes, "collate_ms": collate_ms}
+        batches = [model.collate(*zip(*trees[k : k + size])) for k in range(0, len(trees), size)]
+        collate_ms = (time.perf_counter() - start) / len(batches) * 1000
+        step(batches[0])
+        runs[name] = (trees, step, batches, collate_ms, [])
+    for _ in range(args.repeat):
+        for name, (trees, step, batches, _, rates) in runs.items():
+            start = time.perf_counter()
+            for batch in batches:
+                step(batch)
+            rates.append(len(trees) / (time.perf_counter() - start))
+    results = {}
+    for name, (trees, _, _, collate_ms, rates) in runs.items():
+        rate, nodes = statistics.median(rates), sum(tree.num_nodes for tree, _ in trees) / len(trees)
+        results[name] = {"trees_per_s": rate, "nodes_per_s": rate * nodes, "collate_ms": collate_ms}
+    return results
 
 
 def dims(args) -> tuple[int, int]:
@@ -142,15 +153,14 @@ def _kib(field: str) -> int:
 
 
 def peak_memory(name: str, dataset: str, args, steps: int) -> dict:
-    """In this (child) process: peak RSS above the RSS before ``steps`` batch-256 training steps,
-    and the RSS after each tenth of them (for growth)."""
+    """In this (child) process: peak RSS of ``steps`` batch-256 training steps above the RSS before
+    them, and the RSS after each tenth of them (for growth)."""
     data, vocab = load(dataset, args)
     torch.manual_seed(0)
     model = Contender(name, vocab, CELLS[dataset], *dims(args))
     step = train_step(model, optimizer(model))
     batches = [model.collate(*zip(*data[k : k + 256])) for k in range(0, len(data), 256)]
-    step(batches[0])
-    Path("/proc/self/clear_refs").write_text("5")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark: what the steps need from here
     before = _kib("VmRSS")
     rss = []
     for k in range(steps):
@@ -204,20 +214,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         label = f"{'SST' if dataset == 'sst' else 'SICK'} ({CELLS[dataset]})"
         for what, size, train in [("train, batch 25", 25, True), ("train, batch 256", 256, True),
                                   ("inference, batch 256", 256, False)]:
-            base = None
-            for name in args.contenders:
-                trees = data[: args.recursion_trees] if name == "recursion" else data
-                result = measure(name, CELLS[dataset], trees, vocab, size, train, args.repeat, dims(args))
-                if name == "fast":
-                    base = result["trees_per_s"]
-                row = {"data": label, "contender": name, "what": what, **result}
+            results = measure(args.contenders, CELLS[dataset], data, vocab, size, train, args)
+            base = results["fast"]["trees_per_s"] if "fast" in results else float("nan")
+            for name, result in results.items():
+                row = {"data": label, "contender": name, "what": what, **result, "ratio": result["trees_per_s"] / base}
                 if size == 256 and train and not args.no_memory and (name == "fast" or not args.smoke):
                     row.update(peak_mib=child_memory(name, dataset, args, 1 if args.smoke else 5)["peak_mib"])
                 rows.append(row)
                 print(f"{label} {name} {what}: {result['trees_per_s']:,.0f} trees/s", file=sys.stderr, flush=True)
-            for row in rows:
-                if row["data"] == label and row["what"] == what:
-                    row["ratio"] = row["trees_per_s"] / base if base else float("nan")
     print(table(rows))
     if args.growth:
         growth = child_memory("fast", "sst", args, args.growth)
