@@ -97,3 +97,27 @@ def test_mistakes_under_torchrun_are_one_line_errors(data_root, configs, tmp_pat
                                        "together; leave --jobs at 1\n")
     with pytest.raises(ConfigError, match="training.batch_size 1 is smaller than the 2 processes"):
         training.train(load_config(configs / "sick.yaml", ["training.batch_size=1"]), data_root, tmp_path)
+
+
+@pytest.mark.slow
+def test_torchrun_resumes_a_run_to_the_uninterrupted_numbers(data_root, tmp_path, monkeypatch):
+    """A one-process run stopped in its second epoch, resumed by two processes."""
+    from tasks.relatedness import Relatedness
+
+    (tmp_path / "sick.yaml").write_text(SICK_DDP.replace("epochs: 2", "epochs: 3"), encoding="utf-8")
+    argv = ["train", str(tmp_path / "sick.yaml"), "--data-dir", str(data_root), "--runs-dir"]
+    assert cli.main([*argv, str(tmp_path / "one")]) == 0
+    calls, loss = [], Relatedness.loss
+
+    def stopping(self, model, batch):
+        calls.append(1)
+        if len(calls) == 20:  # 14 batches an epoch
+            raise KeyboardInterrupt
+        return loss(self, model, batch)
+
+    monkeypatch.setattr(Relatedness, "loss", stopping)
+    assert cli.main([*argv, str(tmp_path / "two")]) == 130
+    run = tmp_path / "two" / "ddp-sick" / "seed-1"
+    done = torchrun("train", "--resume", run, "--data-dir", data_root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert_same_run(tmp_path / "one" / "ddp-sick" / "seed-1", run)
