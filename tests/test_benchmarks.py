@@ -24,3 +24,9 @@ def test_ner_speed_smoke(capsys):
     assert [(name, what) for name, what, _ in rows] == [
         (name, what) for name in ("fused", "cells", "nn.LSTM") for what in ("train, batch 32", "decode, batch 256")]
     assert "| cells | decode, batch 256 |" in capsys.readouterr().out
+
+
+def test_distributed_smoke(capsys):
+    rows = load("distributed").main(["--smoke"])
+    assert [n for n, _ in rows] == [1, 2]
+    assert "| processes | train s/epoch (median) |" in capsys.readouterr().out
