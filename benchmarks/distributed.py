@@ -3,14 +3,14 @@
     python benchmarks/distributed.py             # configs/tai2015-sick/dependency-treelstm.yaml, $TREELSTM_DATA
     python benchmarks/distributed.py --smoke     # 120 synthetic SICK-like pairs, a tiny model, for the tests
 
-Trains the config for --epochs epochs with ``treelstm train`` twice: in this process, then under
-``torchrun --standalone --nproc_per_node N`` (one thread per process both times: ``training.threads``
-is 1 and torchrun sets OMP_NUM_THREADS=1). Each run's ``metrics.jsonl`` gives the training seconds
-of every epoch (forward, backward, all-reduce and optimizer steps; dev evaluation left out); the
-table shows their median, the training examples per second and the ratio to one process, the whole
-epoch's seconds (with rank 0's dev evaluation) and the runs' test metrics, which should agree. The
-machine's load average before and after is printed: on a shared machine the ratio says more than
-the rates.
+Each of --rounds rounds trains the config for --epochs epochs with ``treelstm train`` twice: in this
+process, then under ``torchrun --standalone --nproc_per_node N`` (one thread per process both times:
+``training.threads`` is 1 and torchrun sets OMP_NUM_THREADS=1); alternating keeps a change of the
+machine's load from favouring one side. The runs' ``metrics.jsonl`` give the training seconds of
+every epoch (forward, backward, all-reduce and optimizer steps; dev evaluation left out); the table
+shows their median over all rounds, the training examples per second and the ratio to one process,
+the whole epoch's median seconds (with rank 0's dev evaluation) and the last round's test metrics.
+The machine's load average before and after is printed.
 """
 
 from __future__ import annotations
@@ -79,12 +79,13 @@ def train_runs(config: Path, data_root: Path, runs: Path, epochs: int, processes
         raise SystemExit(f"the torchrun run failed:\n{done.stderr[-3000:]}")
 
 
-def measured(run_dir: Path, examples: int) -> dict:
-    """A finished run's median training seconds per epoch, examples/s, epoch seconds and test metrics."""
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
+def measured(run_dirs: list[Path], examples: int) -> dict:
+    """Finished runs' median training seconds per epoch, examples/s, epoch seconds; the last run's test metrics."""
+    records = [json.loads(line) for run_dir in run_dirs
+               for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
     train = statistics.median(r["train_seconds"] for r in records)
     return {"train_seconds": train, "rate": examples / train, "epoch_seconds": statistics.median(
-        r["seconds"] for r in records), "test": json.loads((run_dir / "test_metrics.json").read_text())["test"]}
+        r["seconds"] for r in records), "test": json.loads((run_dirs[-1] / "test_metrics.json").read_text())["test"]}
 
 
 def main(argv=None) -> list[tuple[int, dict]]:
@@ -93,6 +94,7 @@ def main(argv=None) -> list[tuple[int, dict]]:
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="pairs of runs (1 process, then N), alternating")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,17 +102,20 @@ def main(argv=None) -> list[tuple[int, dict]]:
         if args.smoke:
             write_smoke_data(tmp / "data")
             (tmp / "smoke.yaml").write_text(SMOKE_CONFIG, encoding="utf-8")
-            config_path, data_root, epochs = tmp / "smoke.yaml", tmp / "data", 2
+            config_path, data_root, epochs, rounds = tmp / "smoke.yaml", tmp / "data", 2, 1
         else:
-            config_path, data_root, epochs = args.config, Path(os.environ.get("TREELSTM_DATA", "../shared/data")), args.epochs
-        train_runs(config_path, data_root, tmp / "runs", epochs, args.processes)
+            data_root = Path(os.environ.get("TREELSTM_DATA", "../shared/data"))
+            config_path, epochs, rounds = args.config, args.epochs, args.rounds
+        for k in range(rounds):
+            train_runs(config_path, data_root, tmp / f"round-{k}", epochs, args.processes)
         config = load_config(config_path)
         examples = len(load_splits(get_task(config), data_root)["train"])
-        rows = [(n, measured(tmp / "runs" / str(n) / config.name / f"seed-{config.training.seed}", examples))
-                for n in (1, args.processes)]
+        rows = [(n, measured([tmp / f"round-{k}" / str(n) / config.name / f"seed-{config.training.seed}"
+                              for k in range(rounds)], examples)) for n in (1, args.processes)]
     load_after = os.getloadavg()
-    print(f"{config.name}: {examples:,} training examples, batch {config.training.batch_size} (global), {epochs} epochs, "
-          f"one thread per process; load average (1, 5, 15 min) before {_load(load_before)}, after {_load(load_after)}\n")
+    print(f"{config.name}: {examples:,} training examples, batch {config.training.batch_size} (global), "
+          f"{rounds} x {epochs} epochs, one thread per process; load average (1, 5, 15 min) before {_load(load_before)}, "
+          f"after {_load(load_after)}\n")
     print("| processes | train s/epoch (median) | examples/s | x 1 process | epoch s with dev | test |")
     print("|---:|---:|---:|---:|---:|---|")
     for n, row in rows:
