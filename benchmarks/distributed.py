@@ -114,8 +114,8 @@ def main(argv=None) -> list[tuple[int, dict]]:
                               for k in range(rounds)], examples)) for n in (1, args.processes)]
     load_after = os.getloadavg()
     print(f"{config.name}: {examples:,} training examples, batch {config.training.batch_size} (global), "
-          f"{rounds} x {epochs} epochs, one thread per process; load average (1, 5, 15 min) before {_load(load_before)}, "
-          f"after {_load(load_after)}\n")
+          f"{rounds} x {epochs} epochs, one thread per process; load average (1, 5, 15 min) "
+          f"before {_load(load_before)}, after {_load(load_after)}\n")
     print("| processes | train s/epoch (median) | examples/s | x 1 process | epoch s with dev | test |")
     print("|---:|---:|---:|---:|---:|---|")
     for n, row in rows:
