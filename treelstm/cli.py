@@ -2,6 +2,7 @@
 
     treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
     treelstm train --resume RUN_DIR
+    torchrun --nproc_per_node N -m treelstm.cli train CONFIG [...]   (one run on N processes, DDP)
     treelstm evaluate CHECKPOINT [--split test]
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
     treelstm explain CHECKPOINT (--text TEXT | --tree PTB | --pair S1 S2) [--gates] [--output PATH]
@@ -24,6 +25,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
@@ -135,12 +137,28 @@ def _cmd_train(args) -> None:
         raise ConfigError("train: give a CONFIG file, or --resume RUN_DIR to continue a run")
     config = load_config(args.config, args.set)
     data_root = _data_root(args)
-    (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs, rerun=True)
+    with _trainers(args.jobs) as ranks:
+        (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs, rerun=True)
+    if not ranks.main:
+        return
     summary = summarize(results)
     out = Path(args.runs_dir) / config.name
     (out / "summary.json").write_text(json.dumps({"runs": results, "mean_std": summary}, indent=2), encoding="utf-8")
     print(f"{config.name}: test " + ", ".join(f"{k} {m:.4f} ({s:.4f})" for k, (m, s) in summary.items())
           + f" over {len(results)} seed(s); runs in {out}")
+
+
+@contextmanager
+def _trainers(jobs: int):
+    """The ranks of this process, in one process group for all the command's runs under torchrun
+    (:mod:`treelstm.distributed`), where every run is trained by all the processes together."""
+    from treelstm.distributed import Ranks, session
+
+    if jobs > 1 and Ranks.from_env().size > 1:
+        raise ConfigError(f"--jobs {jobs}: under torchrun the {Ranks.from_env().size} processes train each run "
+                          "together; leave --jobs at 1")
+    with session() as ranks:
+        yield ranks
 
 
 def _resume(args) -> None:
@@ -153,8 +171,10 @@ def _resume(args) -> None:
     if not (run_dir / "config.yaml").exists():
         raise FileNotFoundError(f"{run_dir}: not a run folder (runs/NAME/seed-K), config.yaml is missing")
     config = _stored_config(run_dir)
-    result = train(config, _data_root(args), run_dir, resume=True)
-    print(f"{config.name} seed {config.training.seed}: test {_short(result['test'])}; run in {run_dir}")
+    with _trainers(1) as ranks:
+        result = train(config, _data_root(args), run_dir, resume=True)
+    if ranks.main:
+        print(f"{config.name} seed {config.training.seed}: test {_short(result['test'])}; run in {run_dir}")
 
 
 def _cmd_evaluate(args) -> None:
@@ -287,8 +307,11 @@ def _cmd_reproduce(args) -> None:
     ours = [row for row in rows if "config" in row]  # rows without a config are published figures only
     configs = [load_config(PAPERS.parent / row["config"], args.set) for row in ours]
     counts = [min(seeds, row.get("seeds", seeds)) for row in ours]  # a row may cap its seeds (costly ablations)
-    trained = run_seeds(configs, counts, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun,
-                        args.finished_only)
+    with _trainers(args.jobs) as ranks:
+        trained = run_seeds(configs, counts, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun,
+                            args.finished_only)
+    if not ranks.main:
+        return
     results = [trained[ours.index(row)] if "config" in row else [] for row in rows]
     markdown = render_table(table, rows, results, seeds)
     out = Path(args.runs_dir) / "reproduce" / f"{args.table}{'-quick' if args.quick else ''}.md"

