@@ -43,9 +43,9 @@ def test_tree_scaling_smoke(tmp_path, capsys):
     assert set(result["batch"]) == {"fast", "dgl", "nn.LSTM"} and len(result["depth"]) == 6
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| fast, chain-like (ms/step) |" in capsys.readouterr().out
+
+
 def test_distributed_smoke(capsys):
     rows = load("distributed").main(["--smoke"])
     assert [n for n, _ in rows] == [1, 2]
     assert "| processes | train s/epoch (median) |" in capsys.readouterr().out
-
-
