@@ -8,7 +8,8 @@ reversed. Two paths compute the same function:
 * ``fused=True`` (default): torch's fused LSTM kernel (``torch.lstm`` over a packed
   sequence, what ``torch.nn.LSTM`` runs) on the cells' own parameters, reordered to
   torch's gate layout. Gradients flow back to the cells.
-* ``fused=False``: the cells, level by level, like any Tree-LSTM (:func:`~treelstm.encoder.run_levels`).
+* ``fused=False``: the cells, level by level, like any Tree-LSTM (:func:`~treelstm.encoder.run_levels`,
+  which hands the loop to :mod:`treelstm.fused_levels`' hand-written backward).
 """
 
 from __future__ import annotations

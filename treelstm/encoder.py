@@ -18,8 +18,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from treelstm._dgl import dgl
 from treelstm import fused_levels
+from treelstm._dgl import dgl
 from treelstm.cells import TreeCell
 from treelstm.schedule import LevelSchedule, sibling_ranks
 
