@@ -47,5 +47,5 @@ def test_tree_scaling_smoke(tmp_path, capsys):
 
 def test_distributed_smoke(capsys):
     rows = load("distributed").main(["--smoke"])
-    assert [n for n, _ in rows] == [1, 2]
-    assert "| processes | train s/epoch (median) |" in capsys.readouterr().out
+    assert [label for label, _ in rows] == ["1 process, batch 10", "1 process, batch 5", "2 processes (DDP), batch 10"]
+    assert "| 2 processes (DDP), batch 10 |" in capsys.readouterr().out

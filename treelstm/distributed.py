@@ -3,9 +3,10 @@
     torchrun --nproc_per_node 2 -m treelstm.cli train CONFIG
 
 torchrun sets ``RANK``, ``WORLD_SIZE`` (W), ``LOCAL_RANK`` and the rendezvous address; with
-``WORLD_SIZE > 1``, :func:`session` starts the default process group from them (gloo; gloo for CPU
-tensors and NCCL for CUDA ones where CUDA is available) and ends it. Without torchrun (or with one
-process) nothing changes: :class:`Ranks` is ``0 of 1`` and every method below is the identity.
+``WORLD_SIZE > 1``, :func:`session` starts the default process group from them (gloo; where CUDA is
+available, gloo for CPU tensors and NCCL for CUDA ones) and ends it. Without torchrun (or with one
+process) nothing changes: :class:`Ranks` is ``0 of 1``, its share of a batch the whole batch with
+weight 1, and its collectives do nothing.
 
 The split. Every process draws the same seeded permutation, so all see the same global batches
 ``B`` of ``training.batch_size`` examples (n = |B|). Process r takes ``B[r::W]`` (n_r examples),
@@ -135,8 +136,9 @@ class Ranks:
 @contextmanager
 def session() -> Iterator[Ranks]:
     """The ranks of this process, in a process group started from torchrun's environment when
-    ``WORLD_SIZE > 1`` and ended on leaving. Nested sessions share the outer one's group (a process
-    starts its group once: several runs under one torchrun train in one group)."""
+    ``WORLD_SIZE > 1`` and ended on leaving. Nested sessions share the outer one's group: a process
+    starts its group once, and several runs under one torchrun train in it (with torch 2.13, a DDP
+    model built in a second group after the first was destroyed hung)."""
     ranks = Ranks.from_env()
     if ranks.size == 1 or dist.is_initialized():
         yield ranks

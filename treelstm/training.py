@@ -133,13 +133,13 @@ def _train_epoch(
     for step, examples in enumerate(groups, 1):
         mine, weight = ranks.share(examples)
         loss = objective(task.collate(mine, vocab), weight)
-        value = ranks.mean(loss)
-        if not math.isfinite(value):
-            hint = "lower training.lr" + ("" if clip is not None else " or set training.clip")
-            raise TrainingDiverged(f"epoch {epoch}, step {step}: the loss is {value}; {hint}")
         for optimizer in optimizers:
             optimizer.zero_grad()
         loss.backward()
+        value = ranks.mean(loss)  # after the gradients' all-reduce, which has already made the processes wait
+        if not math.isfinite(value):
+            hint = "lower training.lr" + ("" if clip is not None else " or set training.clip")
+            raise TrainingDiverged(f"epoch {epoch}, step {step}: the loss is {value}; {hint}")
         if clip is not None:
             nn.utils.clip_grad_norm_(objective.parameters(), clip)
         for optimizer in optimizers:
