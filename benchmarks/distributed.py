@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "tai2015-sick" / "dependency-treelstm.yaml"
 SMOKE_CONFIG = """
 name: smoke-sick
-task: relatedness
-data: {dataset: sick, tree: dependency}
+task: pair-regression
+data: {format: sick, tree: dependency}
 embeddings: {vectors: random, dim: 16, freeze: true}
 model: {cell: childsum, hidden_size: 16, output_gate: false, head_hidden: 8}
 training: {epochs: 2, batch_size: 10, optimizer: adagrad, lr: 0.05, seed: 1}

@@ -1,14 +1,17 @@
-"""Named-entity recognition on CoNLL-2003 (English): a BiLSTM-CRF over chain graphs.
+"""Named-entity recognition (any span tagging in CoNLL columns): a BiLSTM-CRF over chain graphs.
 
-Sentences are read from the published IOB1 files (:func:`treelstm.data.conll.read_conll2003`)
-and their tags converted to the configured scheme (``data.tag_scheme``, IOBES by default) for
-training. The model is a :class:`~treelstm.tagger.SequenceTagger`: GloVe word vectors looked up
-lowercased, casing features, a character BiLSTM or CNN (``model.chars``), a bidirectional
-:class:`~treelstm.chain.ChainLSTM` and a CRF constrained to the scheme's valid transitions (or a
-softmax, ``model.crf: false``). Predictions are scored as entities by seqeval (conlleval's
-micro-averaged precision, recall and F1, and F1 per type), whatever the scheme.
+Sentences come from CoNLL column files, a Hugging Face dataset, or the CoNLL-2003 benchmark; their
+tags may be IOB1, IOB2 or IOBES (``data.tag_scheme``, detected by default) and are converted to the
+scheme the model is trained on (``model.tag_scheme``, IOBES by default). The entity types are read
+from the training data and saved with the checkpoint. The model is a
+:class:`~treelstm.tagger.SequenceTagger`: word vectors looked up lowercased, casing features, a
+character BiLSTM or CNN (``model.chars``), a bidirectional :class:`~treelstm.chain.ChainLSTM` and a CRF
+constrained to the scheme's valid transitions (or a softmax, ``model.crf: false``). Predictions are
+scored as entities by seqeval (conlleval's micro-averaged precision, recall and F1, and F1 per type),
+whatever the schemes.
 
-On raw text, spaCy splits sentences and tokens; each entity comes with its character span.
+On raw text, spaCy splits sentences and tokens (``data.language``); each entity comes with its
+character span.
 """
 
 from __future__ import annotations
@@ -16,51 +19,108 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Literal, Sequence
 
 import torch
+from datasets import Dataset
+from pydantic import Field
 from seqeval.metrics import classification_report
 from torch import Tensor, nn
 
 from treelstm.characters import CharCNN, CharLSTM
+from treelstm.config import Section
 from treelstm.crf import CRF
-from treelstm.data.conll import read_conll2003
+from treelstm.data.sources import DataConfig, read_source
 from treelstm.embeddings import Vocabulary
 from treelstm.tagger import SequenceTagger, TaggedBatch
-from treelstm.tags import allowed_transitions, convert, spans, tag_names
+from treelstm.tags import allowed_transitions, convert, spans, split_tag, tag_names
 from treelstm.task import Task
+
+
+class NerData(DataConfig):
+    formats = ("conll", "hf", "conll2003")
+    roles = ("token", "tag")
+    default_columns: ClassVar = {"conll": {"token": 0, "tag": -1}, "hf": {"token": "tokens", "tag": "tags"}}
+    own_keys: ClassVar = {"tag_scheme": ("conll", "hf"), "language": None}
+
+    tag_scheme: Literal["auto", "iob1", "iob2", "iobes"] = "auto"
+    """The files' tag scheme; auto detects it from the training file (IOBES if it has E-/S- tags,
+    IOB2 if B- begins entities, else IOB1)."""
+    language: str = "en"
+    """The language of raw text given to predict: ``en`` is split by the English pipeline, others by
+    ``spacy.blank(language)`` with a sentencizer."""
+
+
+class NerModel(Section):
+    cell: Literal["lstm"] = "lstm"
+    """The word and character encoders are chain LSTMs."""
+    hidden_size: int = Field(100, gt=0)
+    """Word BiLSTM states per direction."""
+    num_layers: int = Field(1, gt=0)
+    tag_scheme: Literal["iob1", "iob2", "iobes"] = "iobes"
+    """The scheme the model is trained on (predictions are scored as entities, whatever it is)."""
+    dropout: float = Field(0.0, ge=0, lt=1)
+    """On the word LSTM's input and output (and, for the CNN, on characters)."""
+    chars: Literal["lstm", "cnn", "none"] = "lstm"
+    """Character features from a character BiLSTM (Lample et al.), a character CNN (Ma & Hovy), or none."""
+    char_dim: int = Field(25, gt=0)
+    """Size of a character's vector."""
+    char_hidden: int = Field(25, gt=0)
+    """Character BiLSTM states per direction, or character CNN filters."""
+    casing_dim: int = Field(0, ge=0)
+    """Size of the word's casing-pattern vector (0: no casing features)."""
+    crf: bool = True
+    """A CRF over tag sequences (False: softmax per token, the ablation)."""
 
 
 @dataclass(frozen=True)
 class TaggedSentence:
     tokens: tuple[str, ...]
     tags: tuple[int, ...]  # ids of the training scheme's tags
-    gold: tuple[str, ...]  # the file's IOB1 tags
+    gold: tuple[str, ...]  # the file's tags in IOB2
 
 
 class NamedEntities(Task):
+    Data = NerData
+    Model = NerModel
     metric = "f1"
-    raw_input = "texts"
 
-    def __init__(self, config):
-        super().__init__(config)
-        self.scheme = config.data.tag_scheme
-        self.tags = tag_names(config.data.entity_types, self.scheme)
-        self.tag_ids = {tag: i for i, tag in enumerate(self.tags)}
+    def read(self, data_root: Path | None, splits: Sequence[str] | None = None,
+             progress: bool = True) -> dict[str, Dataset]:
+        source = read_source(self.config.data, data_root, splits)
+        self.source_scheme = source.scheme
+        return source.splits
 
-    def read(self, data_root: Path):
-        return {split: read_conll2003(data_root, split, self.config.data.entity_types) for split in self.splits}
+    def fit(self, train: Dataset) -> None:
+        types = {split_tag(tag, "iobes")[1] for tags in train["tags"] for tag in tags} - {""}
+        self.types = sorted(types)
 
-    def examples(self, dataset) -> list[TaggedSentence]:
-        known = set(self.config.data.entity_types)
+    def state(self) -> dict:
+        return {"entity_types": self.types}
+
+    def restore(self, state: dict) -> None:
+        self.types = list(state["entity_types"])
+
+    @property
+    def scheme(self) -> str:
+        return self.config.model.tag_scheme
+
+    @property
+    def tags(self) -> list[str]:
+        return tag_names(self.types, self.scheme)
+
+    def examples(self, dataset: Dataset, split: str = "data") -> list[TaggedSentence]:
+        known, ids = set(self.types), {tag: i for i, tag in enumerate(self.tags)}
         examples = []
-        for k, (tokens, gold) in enumerate(zip(dataset["tokens"], dataset["tags"])):
-            for tag in gold:
-                if tag != "O" and tag[2:] not in known:
-                    raise ValueError(f"sentence {k + 1}: entity type {tag[2:]!r} is not in data.entity_types "
-                                     f"({', '.join(sorted(known))})")
-            tags = convert(gold, "iob1", self.scheme)
-            examples.append(TaggedSentence(tuple(tokens), tuple(self.tag_ids[t] for t in tags), tuple(gold)))
+        for k, (tokens, tags) in enumerate(zip(dataset["tokens"], dataset["tags"]), 1):
+            for tag in tags:
+                kind = split_tag(tag, "iobes")[1]
+                if kind and kind not in known:
+                    raise ValueError(f"{split} sentence {k}: the entity type {kind!r} is not in the training data "
+                                     f"({', '.join(self.types)})")
+            trained = convert(tags, self.source_scheme, self.scheme)
+            examples.append(TaggedSentence(tuple(tokens), tuple(ids[t] for t in trained),
+                                           tuple(convert(tags, self.source_scheme, "iob2"))))
         return examples
 
     def tokens(self, sentence: TaggedSentence):
@@ -68,8 +128,6 @@ class NamedEntities(Task):
 
     def build_model(self, embedding: nn.Embedding) -> SequenceTagger:
         m = self.config.model
-        if m.cell != "lstm":
-            raise ValueError(f"the ner task runs a chain LSTM: model.cell must be lstm, not {m.cell!r}")
         chars = {"lstm": lambda: CharLSTM(m.char_dim, m.char_hidden),
                  "cnn": lambda: CharCNN(m.char_dim, m.char_hidden, dropout=m.dropout),
                  "none": lambda: None}[m.chars]()
@@ -89,10 +147,10 @@ class NamedEntities(Task):
     def metrics(self, predictions: Tensor, sentences: Sequence[TaggedSentence]) -> dict[str, float]:
         """Entity-level micro precision, recall and F1 (conlleval's), and F1 per entity type."""
         predicted = self._split(predictions, [len(s.tokens) for s in sentences])
-        gold = [convert(s.gold, "iob1", "iob2") for s in sentences]
+        gold = [list(s.gold) for s in sentences]
         report = classification_report(gold, predicted, output_dict=True, zero_division=0)
         micro = report["micro avg"]
-        per_type = {f"f1_{t}": report[t]["f1-score"] for t in self.config.data.entity_types if t in report}
+        per_type = {f"f1_{t}": report[t]["f1-score"] for t in self.types if t in report}
         return {"f1": micro["f1-score"], "precision": micro["precision"], "recall": micro["recall"], **per_type}
 
     def _split(self, predictions: Tensor, lengths: Sequence[int]) -> list[list[str]]:
@@ -110,10 +168,10 @@ class NamedEntities(Task):
         ``{"text", "start", "end", "tag"}``, tags in IOB2), and ``warnings`` (an empty text, a
         sentence of unknown words).
         """
-        from treelstm.parsing import sentences_of
+        from treelstm.parsing import load_tokenizer, sentences_of
 
         results, todo = [], []
-        for k, (text, sents) in enumerate(zip(texts, sentences_of(texts))):
+        for k, (text, sents) in enumerate(zip(texts, sentences_of(texts, load_tokenizer(self.config.data.language)))):
             results.append({"text": text if isinstance(text, str) else text.text, "entities": [], "sentences": [],
                             "warnings": [] if sents else ["the text is empty: no entities"]})
             todo += [(k, sentence) for sentence in sents]

@@ -154,8 +154,8 @@ def data_root(tmp_path):
 
 SICK_CONFIG = """
 name: tiny-sick
-task: relatedness
-data: {dataset: sick, tree: dependency}
+task: pair-regression
+data: {format: sick, tree: dependency}
 embeddings: {vectors: tiny.txt, freeze: true}
 model: {cell: childsum, hidden_size: 8, output_gate: false, head_hidden: 5}
 training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
@@ -163,8 +163,8 @@ training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
 
 SST_CONFIG = """
 name: tiny-sst
-task: sentiment
-data: {dataset: sst, tree: constituency, subtask: fine}
+task: classification
+data: {format: sst, tree: constituency, subtask: fine}
 embeddings: {vectors: tiny.txt, freeze: false, lr: 0.1}
 model: {cell: nary, hidden_size: 8, dropout: 0.5}
 training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
@@ -174,9 +174,9 @@ training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
 NER_CONFIG = """
 name: tiny-ner
 task: ner
-data: {dataset: conll2003, tag_scheme: iobes}
+data: {format: conll2003}
 embeddings: {vectors: tiny.txt, freeze: false}
-model: {cell: lstm, hidden_size: 8, chars: lstm, char_dim: 4, char_hidden: 4, casing_dim: 2, dropout: 0.1}
+model: {cell: lstm, tag_scheme: iobes, hidden_size: 8, chars: lstm, char_dim: 4, char_hidden: 4, casing_dim: 2, dropout: 0.1}
 training: {epochs: 2, batch_size: 8, optimizer: adam, lr: 0.01, weight_decay: 0, clip: 5.0, seed: 1}
 """
 

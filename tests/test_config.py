@@ -11,7 +11,7 @@ def write(tmp_path, text):
     return path
 
 
-BASE = "name: x\ntask: relatedness\ndata: {dataset: sick}\nmodel: {cell: childsum}\n"
+BASE = "name: x\ntask: pair-regression\ndata: {format: sick}\nmodel: {cell: childsum}\n"
 
 
 def test_a_valid_config_gets_defaults(tmp_path):
@@ -36,7 +36,9 @@ def test_unknown_section_and_wrong_type(tmp_path):
 
 def test_missing_key_missing_file_and_bad_yaml(tmp_path):
     with pytest.raises(ConfigError, match="c.yaml: model: required key is missing"):
-        load_config(write(tmp_path, "name: x\ntask: t\ndata: {dataset: sick}\n"))
+        load_config(write(tmp_path, "name: x\ntask: pair-regression\ndata: {format: sick}\n"))
+    with pytest.raises(ConfigError, match="c.yaml: task: 't' is not a known task \\(known tasks: classification, ner"):
+        load_config(write(tmp_path, "name: x\ntask: t\ndata: {format: sick}\n"))
     with pytest.raises(ConfigError, match="nope.yaml: config file not found"):
         load_config(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match=r"c.yaml:2:7: not valid YAML"):

@@ -118,7 +118,9 @@ def test_no_sentences(tmp_path, lines):
 def test_invalid_utf8_and_missing_file(tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes(b"Alice NNP I-NP I-PER\n\nZo\xeb NNP I-NP I-PER\n")
-    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}:3:3: not valid UTF-8 \\(invalid continuation"):
+    message = ("byte 0xeb is not valid utf-8; if the file is in another encoding, "
+               "set data.encoding (e.g. encoding: latin-1)")
+    with pytest.raises(ValueError, match=f"^{re.escape(f'{path}:3:3: {message}')}$"):
         read_conll(path)
     with pytest.raises(FileNotFoundError, match="CoNLL file: expected the file .*nowhere.txt"):
         read_conll(tmp_path / "nowhere.txt")

@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # (embeddings.lr), which a sum of the two processes' gradients instead of their mean would double.
 SICK_DDP = """
 name: ddp-sick
-task: relatedness
-data: {dataset: sick, tree: dependency}
+task: pair-regression
+data: {format: sick, tree: dependency}
 embeddings: {vectors: tiny.txt, freeze: false, lr: 0.1}
 model: {cell: childsum, hidden_size: 8, output_gate: false, head_hidden: 5}
 training: {epochs: 2, batch_size: 3, lr: 0.05, seed: 1}
@@ -102,7 +102,7 @@ def test_mistakes_under_torchrun_are_one_line_errors(data_root, configs, tmp_pat
 @pytest.mark.slow
 def test_torchrun_resumes_a_run_to_the_uninterrupted_numbers(data_root, tmp_path, monkeypatch):
     """A one-process run stopped in its second epoch, resumed by two processes."""
-    from tasks.relatedness import Relatedness
+    from tasks.pair_regression import PairRegression as Relatedness
 
     (tmp_path / "sick.yaml").write_text(SICK_DDP.replace("epochs: 2", "epochs: 3"), encoding="utf-8")
     argv = ["train", str(tmp_path / "sick.yaml"), "--data-dir", str(data_root), "--runs-dir"]

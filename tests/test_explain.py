@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import SST_CONFIG, write_msrp, write_sick, write_sst, write_vectors
-from tasks.sentiment import SentenceBatch
+from tasks.classification import TextBatch as SentenceBatch
 from treelstm import cli
 from treelstm.batch import TreeBatch
 from treelstm.encoder import TreeLSTM
@@ -36,11 +36,11 @@ def checkpoints(tmp_path_factory):
         write_vectors(root, rng)
         (tmp / "sst.yaml").write_text(SST_CONFIG, encoding="utf-8")
         (tmp / "msrp.yaml").write_text(
-            "name: msrp\ntask: paraphrase\ndata: {dataset: msrp, tree: dependency}\n"
+            "name: msrp\ntask: pair-classification\ndata: {format: msrp, tree: dependency}\n"
             "embeddings: {vectors: tiny.txt}\nmodel: {cell: childsum, hidden_size: 8, head_hidden: 5}\n"
             "training: {epochs: 1, batch_size: 5}\n", encoding="utf-8")
         (tmp / "sick.yaml").write_text(
-            "name: sick\ntask: relatedness\ndata: {dataset: sick, tree: dependency}\nembeddings: {vectors: tiny.txt}\n"
+            "name: sick\ntask: pair-regression\ndata: {format: sick, tree: dependency}\nembeddings: {vectors: tiny.txt}\n"
             "model: {cell: childsum, hidden_size: 8}\ntraining: {epochs: 1, batch_size: 5}\n", encoding="utf-8")
         runs = {
             "sst": ("sst.yaml",),
@@ -75,8 +75,9 @@ def test_sentiment_probabilities_are_the_models_own(checkpoints, name, labels):
     expected, predicted = model_node_probabilities(predictor, tree)
     np.testing.assert_allclose(explained.probabilities, expected, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(result.probabilities, explained.probabilities[tree.root])
-    assert result.label == (labels or result.classes)[predicted]
+    assert result.label == result.classes[predicted] and (labels is None or result.label in labels)
     assert len(result.classes) == len(result.symbols) == expected.shape[1] == (3 if labels else 5)
+    assert result.symbols == (("neg", "neu", "pos") if labels else ("vn", "neg", "neu", "pos", "vp"))
     assert explained.gates == {} and not explained.unknown.any()
 
 
@@ -98,7 +99,7 @@ def test_gates_are_the_cells_own(checkpoints):
 
 def test_raw_text_trees(checkpoints):
     text = "The big dog sleeps in the park."
-    parsed = parse([text], progress=False)[0]
+    parsed = parse([text])[0]
     constituency = explain(checkpoints["sst"], text).trees[0]  # the binarised spaCy parse
     assert constituency.tree.parents.tolist() == binarize(parsed).parents.tolist()
     assert [t for t in constituency.tree.tokens if t] == list(parsed.tokens) and constituency.tree.num_nodes == 15
@@ -115,9 +116,9 @@ def test_paraphrase_roots_give_the_pairs_prediction(checkpoints):
     predictor = load(checkpoints["msrp"])
     result = explain(predictor, pair=PAIR, gates=True)
     (predicted,) = predictor([PAIR])
-    assert result.classes == ("not paraphrase", "paraphrase") and result.label == predicted["label"]
-    assert result.probabilities[1] == pytest.approx(predicted["probability"], abs=1e-6)
-    assert [t.tree.tokens for t in result.trees] == [t.tokens for t in parse(list(PAIR), progress=False)]
+    assert result.classes == ("0", "1") and result.label == predicted["label"]
+    assert result.probabilities[result.classes.index(result.label)] == pytest.approx(predicted["probability"], abs=1e-6)
+    assert [t.tree.tokens for t in result.trees] == [t.tokens for t in parse(list(PAIR))]
     for explained in result.trees:
         np.testing.assert_allclose(explained.probabilities[explained.tree.root], result.probabilities, atol=1e-6)
         np.testing.assert_allclose(explained.probabilities.sum(axis=1), 1, atol=1e-6)
@@ -126,15 +127,24 @@ def test_paraphrase_roots_give_the_pairs_prediction(checkpoints):
     assert np.ptp(leaves) > 0
 
 
+def test_pair_regression_explains_a_score(checkpoints):
+    predictor = load(checkpoints["sick"])
+    result = explain(predictor, pair=PAIR)
+    (predicted,) = predictor([PAIR])
+    points = [float(c) for c in result.classes]
+    assert result.label == f"{predicted['score']:.2f}" and points == sorted(points) and len(points) == 5
+    assert float(np.dot(result.probabilities, points)) == pytest.approx(predicted["score"], abs=1e-5)
+
+
 @pytest.mark.parametrize("name, inputs, message", [
-    ("sst", {"pair": PAIR}, "a sentiment model explains one sentence: give text (--text) or a PTB tree (--tree)"),
-    ("sst", {"text": "  "}, "the text is empty"),
+    ("sst", {"pair": PAIR}, "this model classifies one text: give text (--text) or a PTB tree (--tree), not a pair"),
+    ("sst", {"text": "  "}, "text: the text is empty"),
     ("sst", {"tree": "(3 (2 a)"}, "tree: offset 0: '(' is never closed"),
     ("sst", {"text": "a", "tree": PTB}, "explain takes one input: text, tree or pair (got text, tree)"),
     ("sst-chain", {"text": "a dog"}, "explain draws tree models; this checkpoint's model is a chain LSTM"),
-    ("msrp", {"text": "a dog"}, "a paraphrase model explains a sentence pair: give pair (--pair SENTENCE1 SENTENCE2)"),
-    ("msrp", {"pair": ("A dog.", " ")}, "sentence 2 is empty"),
-    ("sick", {"pair": PAIR}, "explain supports sentiment and paraphrase checkpoints; this one is relatedness"),
+    ("msrp", {"text": "a dog"}, "this model compares two texts: give a pair (--pair TEXT1 TEXT2)"),
+    ("msrp", {"pair": ("A dog.", " ")}, "text 2: the text is empty"),
+    ("sick", {"text": "a dog"}, "this model compares two texts: give a pair (--pair TEXT1 TEXT2)"),
 ])
 def test_inputs_explain_cannot_take(checkpoints, name, inputs, message):
     with pytest.raises(ValueError) as error:
@@ -146,8 +156,8 @@ def test_cli_draws_svg_and_png(checkpoints, tmp_path, capsys):
     assert run("explain", checkpoints["sst"], "--text", "The big dog sleeps.", "--gates",
                "--output", tmp_path / "fig" / "dog.svg") == 0
     label, svg, png = capsys.readouterr().out.splitlines()
-    assert label.split("\t")[0] in ("very negative", "negative", "neutral", "positive", "very positive")
-    assert label.split("\t")[1].startswith("very negative 0.")
+    assert label.split("\t")[0] in ("very_negative", "negative", "neutral", "positive", "very_positive")
+    assert label.split("\t")[1].startswith("very_negative 0.")
     assert (svg, png) == (str(tmp_path / "fig" / "dog.svg"), str(tmp_path / "fig" / "dog.png"))
     assert (tmp_path / "fig" / "dog.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert run("explain", checkpoints["msrp"], "--pair", *PAIR, "--output", tmp_path / "pair") == 0
@@ -155,9 +165,8 @@ def test_cli_draws_svg_and_png(checkpoints, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["sick", "--pair", "A dog.", "A cat."],
-     "explain supports sentiment and paraphrase checkpoints; this one is relatedness"),
-    (["sst", "--text", ""], "the text is empty"),
+    (["sick", "--text", "A dog."], "this model compares two texts: give a pair (--pair TEXT1 TEXT2)"),
+    (["sst", "--text", ""], "text: the text is empty"),
     (["missing", "--text", "a dog"], "{missing}: no such checkpoint folder"),
     (["sst", "--text", "a", "--pair", "b", "c"], "explain takes one input: text, tree or pair (got text, pair)"),
 ])

@@ -89,7 +89,8 @@ def test_an_empty_sentence_is_refused():
 
 
 def test_metrics_are_entity_level(configs):
-    task = get_task(load_config(configs / "ner.yaml"))
+    task = get_task(load_config(configs / "ner.yaml"), {"entity_types": ["LOC", "MISC", "ORG", "PER"]})
+    task.source_scheme = "iob1"
     from datasets import Dataset
 
     examples = task.examples(Dataset.from_dict({"tokens": [["Alice", "met", "Bob", "Smith"]],
@@ -101,8 +102,9 @@ def test_metrics_are_entity_level(configs):
     half = [tags.index(t) for t in ["S-PER", "O", "S-PER", "O"]]  # one entity right, one cut short
     metrics = task.metrics(torch.tensor(half), examples)
     assert metrics["precision"] == 0.5 and metrics["recall"] == 0.5
-    with pytest.raises(ValueError, match="entity type 'GPE' is not in data.entity_types"):
-        task.examples(Dataset.from_dict({"tokens": [["Rome"]], "tags": [["I-GPE"]]}))
+    with pytest.raises(ValueError, match=r"^dev sentence 1: the entity type 'GPE' is not in the training data "
+                                         r"\(LOC, MISC, ORG, PER\)$"):
+        task.examples(Dataset.from_dict({"tokens": [["Rome"]], "tags": [["I-GPE"]]}), "dev")
 
 
 @pytest.fixture
@@ -112,7 +114,7 @@ def ner_checkpoint(data_root, configs, tmp_path, capsys):
     return tmp_path / "tiny-ner" / "seed-1" / "checkpoint"
 
 
-@pytest.mark.parametrize("overrides", [["model.chars=cnn", "data.tag_scheme=iob2"], ["model.chars=none", "model.crf=false"]])
+@pytest.mark.parametrize("overrides", [["model.chars=cnn", "model.tag_scheme=iob2"], ["model.chars=none", "model.crf=false"]])
 def test_ner_variants_train(data_root, configs, tmp_path, overrides, capsys):
     args = [a for o in overrides for a in ("--set", o)]
     assert run("train", configs / "ner.yaml", *args, "--data-dir", data_root, "--runs-dir", tmp_path) == 0
@@ -149,7 +151,7 @@ def test_ner_train_evaluate_and_predict(ner_checkpoint, data_root, tmp_path, cap
     assert run("predict", ner_checkpoint, "--text", "   ") == 2
     assert capsys.readouterr().err.strip() == "treelstm: error: --text: the text is empty"
     assert run("predict", ner_checkpoint, "--pair", "a", "b") == 2
-    assert "this checkpoint tags text" in capsys.readouterr().err
+    assert "this checkpoint takes texts" in capsys.readouterr().err
 
 
 def test_python_api_and_spacy_doc(ner_checkpoint):

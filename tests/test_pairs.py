@@ -3,6 +3,7 @@
 import pytest
 
 from treelstm.data.pairs import read_msrp, read_paws
+from treelstm.data.sources import hold_out
 
 HEADER = "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String"
 
@@ -16,12 +17,14 @@ def write_msrp(root, n_train=20, n_test=5):
     return folder
 
 
-def test_msrp_splits_bom_quotes_and_a_fixed_dev_split(tmp_path):
+def test_msrp_files_bom_quotes_and_a_fixed_dev_split(tmp_path):
     write_msrp(tmp_path)
-    train, dev, test = (read_msrp(tmp_path, s) for s in ("train", "dev", "test"))
-    assert (len(train), len(dev), len(test)) == (18, 2, 5)
+    whole, test = (read_msrp(tmp_path, s) for s in ("train", "test"))
+    train, dev = hold_out(whole, 0.1, 0)
+    assert (len(whole), len(train), len(dev), len(test)) == (20, 18, 2, 5)
     assert not set(train["id"]) & set(dev["id"])
-    assert dev["id"] == read_msrp(tmp_path, "dev")["id"]  # the same held-out pairs every time
+    assert dev["id"] == hold_out(read_msrp(tmp_path, "train"), 0.1, 0)[1]["id"]  # the same held-out pairs every time
+    assert train["id"] == sorted(train["id"], key=whole["id"].index)  # in file order
     assert test[0] == {"id": "100-200", "sentence1": 'He said "yes" 0.', "sentence2": 'She said "no" 0.', "label": 0}
 
 
@@ -48,7 +51,9 @@ def test_msrp_header_and_missing_file(tmp_path):
     with pytest.raises(ValueError, match="msr_paraphrase_test.txt:1: expected the header"):
         read_msrp(tmp_path, "test")
     (folder / "msr_paraphrase_train.txt").unlink()
-    with pytest.raises(FileNotFoundError, match="MSRP dev: expected the file .*msr_paraphrase_train.txt"):
+    with pytest.raises(FileNotFoundError, match="MSRP train: expected the file .*msr_paraphrase_train.txt"):
+        read_msrp(tmp_path, "train")
+    with pytest.raises(ValueError, match="MSRP files are train and test, not 'dev'"):
         read_msrp(tmp_path, "dev")
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tasks.relatedness import target_distribution
+from tasks.pair_regression import target_distribution
 from treelstm.data.sick import read_sick
 from treelstm.data.sst import read_sst, unescape_ptb
 
@@ -64,7 +64,7 @@ def test_sst_errors(data_root):
     with pytest.raises(ValueError, match="test.txt:5: sentiment labels must be 0-4"):
         read_sst(data_root, "test")
     path.write_bytes(b"(2 \xff)\n")
-    with pytest.raises(ValueError, match="test.txt:1:4: not valid UTF-8"):
+    with pytest.raises(ValueError, match="test.txt:1:4: byte 0xff is not valid utf-8; if the file"):
         read_sst(data_root, "test")
     path.write_text("")
     with pytest.raises(ValueError, match="test.txt: no trees in the file"):

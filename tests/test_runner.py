@@ -54,7 +54,7 @@ def test_seeds_report_mean_and_std(data_root, configs, tmp_path, capsys):
 def test_checkpoint_loads_without_the_training_code_path(data_root, configs, tmp_path):
     run("train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
     task, model, vocab, meta = load_checkpoint(tmp_path / "tiny-sick" / "seed-1" / "checkpoint")
-    assert meta["task"] == "relatedness" and meta["epoch"] in (1, 2) and vocab.tokens[:2] == ["<pad>", "<unk>"]
+    assert meta["task"] == "pair-regression" and meta["epoch"] in (1, 2) and vocab.tokens[:2] == ["<pad>", "<unk>"]
     assert isinstance(model, torch.nn.Module) and not model.encoder.embedding.weight.requires_grad
 
 
@@ -70,9 +70,9 @@ def test_plot_draws_the_curves(data_root, configs, tmp_path, capsys):
     "overrides",
     [
         ["data.tree=constituency", "model.cell=nary"],
-        ["data.tree=chain", "model.cell=lstm", "model.bidirectional=true", "model.num_layers=2"],
-        ["data.tree=chain", "model.cell=lstm", "model.num_layers=2", "model.all_layers=true"],
-        ["model.cell=childsum-gru"],
+        ["data.tree=chain", "model.cell=lstm", "model.bidirectional=true", "model.num_layers=2", "model.output_gate=true"],
+        ["data.tree=chain", "model.cell=lstm", "model.num_layers=2", "model.all_layers=true", "model.output_gate=true"],
+        ["model.cell=childsum-gru", "model.output_gate=true"],
     ],
 )
 def test_relatedness_structures(data_root, configs, tmp_path, overrides):
@@ -138,7 +138,8 @@ def test_reproduce_prints_ours_beside_the_paper(data_root, configs, tmp_path, mo
 def test_user_errors_are_one_line_and_exit_2(data_root, configs, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("TREELSTM_DATA", raising=False)
     assert run("train", configs / "sick.yaml", "--runs-dir", tmp_path) == 2
-    assert capsys.readouterr().err.strip() == "treelstm: error: no data root: pass --data-dir or set TREELSTM_DATA (e.g. ../shared/data)"
+    assert capsys.readouterr().err.strip() == ("treelstm: error: data.format sick reads the benchmark from the data "
+                                               "root: pass --data-dir or set TREELSTM_DATA")
     (data_root / "sick" / "treelstm" / "dev" / "b.parents").unlink()
     assert run("train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path) == 2
     err = capsys.readouterr().err.strip()
@@ -156,27 +157,29 @@ def test_paraphrase_task(data_root, tmp_path, overrides, monkeypatch):
     monkeypatch.setenv("TREELSTM_CACHE", str(tmp_path / "cache"))
     config = tmp_path / "msrp.yaml"
     config.write_text(
-        "name: tiny-msrp\ntask: paraphrase\ndata: {dataset: msrp, tree: dependency}\n"
+        "name: tiny-msrp\ntask: pair-classification\ndata: {format: msrp, tree: dependency}\n"
         "embeddings: {vectors: tiny.txt, freeze: false, lr: 0.1}\n"
         "model: {cell: childsum, hidden_size: 8, head_hidden: 5}\ntraining: {epochs: 2, batch_size: 5}\n"
     )
     sets = [x for o in overrides for x in ("--set", o)]
     assert run("train", config, *sets, "--data-dir", data_root, "--runs-dir", tmp_path) == 0
     result = json.loads((tmp_path / "tiny-msrp" / "seed-1" / "test_metrics.json").read_text())
-    assert set(result["test"]) == {"accuracy", "f1"} and 0 <= result["test"]["accuracy"] <= 1
+    assert set(result["test"]) == {"accuracy", "macro_f1", "f1_0", "f1_1"} and 0 <= result["test"]["accuracy"] <= 1
 
 
-def test_accuracy_and_f1():
-    from tasks.paraphrase import accuracy_and_f1
+def test_classification_metrics():
+    from treelstm.metrics import classification_metrics
 
-    scores = accuracy_and_f1(torch.tensor([1, 1, 0, 0, 1]), torch.tensor([1, 0, 0, 1, 1]))
+    scores = classification_metrics([1, 1, 0, 0, 1], [1, 0, 0, 1, 1], ["no", "yes"])
     assert scores["accuracy"] == pytest.approx(0.6)
-    assert scores["f1"] == pytest.approx(2 / 3)  # precision 2/3, recall 2/3
-    assert accuracy_and_f1(torch.tensor([0, 0]), torch.tensor([1, 1]))["f1"] == 0.0
+    assert scores["f1_yes"] == pytest.approx(2 / 3)  # precision 2/3, recall 2/3
+    assert scores["f1_no"] == pytest.approx(0.5) and scores["macro_f1"] == pytest.approx((2 / 3 + 0.5) / 2)
+    assert classification_metrics([0, 0], [1, 1], ["no", "yes"])["f1_yes"] == 0.0
+    assert list(classification_metrics([0, 2], [2, 2], "abc", classes=[0, 2])) == ["accuracy", "macro_f1", "f1_a", "f1_c"]
 
 
 MSRP_CONFIG = (
-    "name: tiny-msrp\ntask: paraphrase\ndata: {dataset: msrp, tree: dependency}\n"
+    "name: tiny-msrp\ntask: pair-classification\ndata: {format: msrp, tree: dependency}\n"
     "embeddings: {vectors: tiny.txt, freeze: false, lr: 0.1}\n"
     "model: {cell: childsum, hidden_size: 8, head_hidden: 5}\ntraining: {epochs: 1, batch_size: 5}\n"
 )
@@ -195,28 +198,29 @@ def msrp_checkpoint(data_root, tmp_path, monkeypatch, capsys):
 def test_predict_pairs_files_errors_and_the_python_api(msrp_checkpoint, tmp_path, capsys):
     checkpoint = msrp_checkpoint
     assert run("predict", checkpoint, "--pair", "The dog runs.", "A dog is running.") == 0
-    probability, label = capsys.readouterr().out.strip().split("\t")
-    assert 0 <= float(probability) <= 1 and label in ("paraphrase", "not paraphrase")
+    label, probability = capsys.readouterr().out.strip().split("\t")
+    assert 0.5 <= float(probability) <= 1 and label in ("0", "1")
 
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("The cat sleeps.\tA cat is sleeping.\nZorblax quuxes\tThe man runs.\n")
     assert run("predict", checkpoint, "--input", pairs, "--output", tmp_path / "out.tsv") == 0
     assert len((tmp_path / "out.tsv").read_text().splitlines()) == 2
-    assert f"treelstm: warning: {pairs}:2: every word of sentence 1 is unknown" in capsys.readouterr().err
+    assert f"treelstm: warning: {pairs}:2: every word of text 1 is unknown" in capsys.readouterr().err
 
     for text, message in [
-        ("The cat sleeps.\n", f"{pairs}:1: expected two tab-separated sentences, found 1 field(s)"),
-        ("The cat sleeps.\t  \n", f"{pairs}:1: sentence 2 is empty"),
-        ("", f"{pairs}: no sentence pairs in the file"),
+        ("The cat sleeps.\n", f"{pairs}:1: expected two tab-separated texts, found 1 field(s)"),
+        ("The cat sleeps.\t  \n", f"{pairs}:1: text 2 is empty"),
+        ("", f"{pairs}: no text pairs in the file"),
     ]:
         pairs.write_text(text)
         assert run("predict", checkpoint, "--input", pairs) == 2
         assert capsys.readouterr().err.strip() == f"treelstm: error: {message}"
     pairs.write_bytes(b"Caf\xe9 au lait.\tA coffee.\n")
     assert run("predict", checkpoint, "--input", pairs) == 2
-    assert capsys.readouterr().err.strip() == f"treelstm: error: {pairs}:1:4: not valid UTF-8 (invalid continuation byte)"
+    assert capsys.readouterr().err.strip() == (f"treelstm: error: {pairs}:1:4: byte 0xe9 is not valid utf-8; if the file "
+                                               f"is in another encoding, set data.encoding (e.g. encoding: latin-1)")
     assert run("predict", checkpoint, "--pair", "", "A dog.") == 2
-    assert capsys.readouterr().err.strip() == "treelstm: error: --pair: sentence 1 is empty"
+    assert capsys.readouterr().err.strip() == "treelstm: error: --pair: text 1 is empty"
     assert run("predict", checkpoint) == 2
     assert "give either --pair" in capsys.readouterr().err
 
@@ -224,18 +228,23 @@ def test_predict_pairs_files_errors_and_the_python_api(msrp_checkpoint, tmp_path
 
     (result,) = load(checkpoint)([("The dog runs.", "A dog is running.")])
     assert result["probability"] == pytest.approx(float(probability), abs=1e-4) and result["warnings"] == []
+    assert result["label"] == label and sum(result["probabilities"].values()) == pytest.approx(1)
 
 
 def test_evaluate_on_paws_and_unknown_splits(msrp_checkpoint, data_root, capsys):
     checkpoint = msrp_checkpoint
     assert run("evaluate", checkpoint, "--split", "paws-test", "--data-dir", data_root) == 0
-    assert set(json.loads(capsys.readouterr().out)) == {"split", "epoch", "accuracy", "f1", "examples_per_second"}
+    assert set(json.loads(capsys.readouterr().out)) == {"split", "epoch", "accuracy", "macro_f1", "f1_0", "f1_1",
+                                                        "examples_per_second"}
     assert run("evaluate", checkpoint, "--split", "paws-train", "--data-dir", data_root) == 2
-    assert "unknown split 'paws-train'; the paraphrase task has train, dev, test, paws-dev, paws-test" in capsys.readouterr().err
+    assert ("there is no 'paws-train' split (there are: train, dev, test, paws-dev, paws-test)"
+            in capsys.readouterr().err)
 
 
-def test_tasks_without_raw_text_prediction_say_so(data_root, configs, tmp_path, capsys):
+def test_pair_regression_predicts_a_score_in_the_training_range(data_root, configs, tmp_path, capsys):
     run("train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)
     capsys.readouterr()
-    assert run("predict", tmp_path / "tiny-sick" / "seed-1" / "checkpoint", "--pair", "A b.", "C d.") == 2
-    assert capsys.readouterr().err.strip() == "treelstm: error: the relatedness task does not predict on raw text"
+    assert run("predict", tmp_path / "tiny-sick" / "seed-1" / "checkpoint", "--pair", "A dog runs.", "A cat sleeps.") == 0
+    score = float(capsys.readouterr().out)
+    lo, hi = json.loads((tmp_path / "tiny-sick" / "seed-1" / "checkpoint" / "meta.json").read_text())["task_state"]["score_range"]
+    assert lo <= score <= hi and 1 <= lo < hi <= 5

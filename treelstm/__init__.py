@@ -14,7 +14,7 @@ from treelstm.chain import ChainLSTM
 from treelstm.encoder import TreeLSTM, TreeLSTMOutput
 from treelstm.schedule import LevelSchedule
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ChainLSTM",

@@ -133,7 +133,8 @@ def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[s
 
 
 def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu"):
-    """Rebuild ``(task, model, vocab, meta)`` from a checkpoint folder."""
+    """Rebuild ``(task, model, vocab, meta)`` from a checkpoint folder (the task with the state it was
+    fitted to: its labels...)."""
     from treelstm.task import get_task
 
     folder = settled(folder)
@@ -146,7 +147,10 @@ def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu"):
     vocab = Vocabulary.load(folder / "vocab.txt")
     meta = _read_meta(folder / "meta.json")
     state = load_weights(folder / "model.safetensors", map_location)
-    task = get_task(config)
+    try:
+        task = get_task(config, meta["task_state"])
+    except (KeyError, TypeError, AttributeError):
+        raise ValueError(f"{folder / 'meta.json'}: its task_state does not fit the {config.task} task") from None
     embedding = nn.Embedding(len(vocab), meta["embedding_dim"], padding_idx=0)
     embedding.weight.requires_grad_(not config.embeddings.freeze)
     model = task.build_model(embedding)

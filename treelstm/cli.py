@@ -2,6 +2,7 @@
 
     treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
     treelstm train --resume RUN_DIR
+    treelstm prepare CONFIG [--set key=value ...]
     torchrun --nproc_per_node N -m treelstm.cli train CONFIG [...]   (one run on N processes, DDP)
     treelstm evaluate CHECKPOINT [--split test]
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
@@ -38,10 +39,12 @@ from treelstm.config import Config, ConfigError, load_config
 PAPERS = Path(__file__).resolve().parents[1] / "configs" / "papers.yaml"
 
 
-def _data_root(args) -> Path:
+def _data_root(args) -> Path | None:
+    """``--data-dir`` or ``$TREELSTM_DATA``: where the built-in benchmarks and relative data paths are
+    looked up (None when neither is set: a config's own files need no data root)."""
     root = args.data_dir or os.environ.get("TREELSTM_DATA")
     if not root:
-        raise ConfigError("no data root: pass --data-dir or set TREELSTM_DATA (e.g. ../shared/data)")
+        return None
     if not Path(root).is_dir():
         raise FileNotFoundError(f"data root {root} is not a folder")
     return Path(root)
@@ -123,10 +126,10 @@ def _short(metrics: dict) -> str:
     return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
 
 
-def summarize(results: list[dict]) -> dict[str, tuple[float, float]]:
-    """Mean and sample standard deviation of each test metric over seeds."""
-    names = results[0]["test"].keys()
-    values = {name: [r["test"][name] for r in results] for name in names}
+def summarize(results: list[dict], part: str = "test") -> dict[str, tuple[float, float]]:
+    """Mean and sample standard deviation of each ``part`` (test or dev) metric over seeds."""
+    names = results[0][part].keys()
+    values = {name: [r[part][name] for r in results] for name in names}
     return {n: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for n, v in values.items()}
 
 
@@ -141,10 +144,12 @@ def _cmd_train(args) -> None:
         (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs, rerun=True)
     if not ranks.main:
         return
-    summary = summarize(results)
+    part = "test" if results[0]["test"] is not None else "dev"  # without a test split: the best epochs' dev metrics
+    summary = summarize(results, part)
     out = Path(args.runs_dir) / config.name
-    (out / "summary.json").write_text(json.dumps({"runs": results, "mean_std": summary}, indent=2), encoding="utf-8")
-    print(f"{config.name}: test " + ", ".join(f"{k} {m:.4f} ({s:.4f})" for k, (m, s) in summary.items())
+    (out / "summary.json").write_text(json.dumps({"runs": results, "mean_std": summary, "split": part}, indent=2),
+                                      encoding="utf-8")
+    print(f"{config.name}: {part} " + ", ".join(f"{k} {m:.4f} ({s:.4f})" for k, (m, s) in summary.items())
           + f" over {len(results)} seed(s); runs in {out}")
 
 
@@ -177,12 +182,23 @@ def _resume(args) -> None:
         print(f"{config.name} seed {config.training.seed}: test {_short(result['test'])}; run in {run_dir}")
 
 
+def _cmd_prepare(args) -> None:
+    """Read a config's data and build its trees (spaCy parses) into the cache, with a progress bar."""
+    from treelstm.data.parsed import cache_folder
+    from treelstm.task import get_task
+
+    config = load_config(args.config, args.set)
+    sizes = get_task(config).prepare(_data_root(args))
+    print(f"{config.name}: " + ", ".join(f"{name} {n:,} examples" for name, n in sizes.items())
+          + f"; trees cached in {cache_folder()}")
+
+
 def _cmd_evaluate(args) -> None:
     from treelstm.checkpoint import load_checkpoint
     from treelstm.training import batches, evaluate
 
     task, model, vocab, meta = load_checkpoint(Path(args.checkpoint))
-    split = task.examples(task.read_split(_data_root(args), args.split))
+    split = task.examples(task.read(_data_root(args), [args.split])[args.split], args.split)
     start = time.perf_counter()
     metrics = evaluate(task, model, [task.collate(b, vocab) for b in batches(split, 256)], split)
     seconds = time.perf_counter() - start  # collating, predicting (batches of 256) and scoring
@@ -193,22 +209,22 @@ def _cmd_evaluate(args) -> None:
 def _check_pair(where: str, pair: Sequence[str]) -> tuple[str, str]:
     for side, text in enumerate(pair, 1):
         if not text.strip():
-            raise ValueError(f"{where}: sentence {side} is empty")
+            raise ValueError(f"{where}: text {side} is empty")
     return pair[0], pair[1]
 
 
 def _read_pairs(path: Path) -> list[tuple[str, str]]:
-    """``sentence1 <tab> sentence2`` per line; a malformed or empty line is an error naming it."""
+    """``text1 <tab> text2`` per line; a malformed or empty line is an error naming it."""
     from treelstm.data.common import read_lines
 
     pairs = []
     for k, line in enumerate(read_lines(Path(path), "--input"), 1):
         parts = line.split("\t")
         if len(parts) != 2:
-            raise ValueError(f"{path}:{k}: expected two tab-separated sentences, found {len(parts)} field(s)")
+            raise ValueError(f"{path}:{k}: expected two tab-separated texts, found {len(parts)} field(s)")
         pairs.append(_check_pair(f"{path}:{k}", parts))
     if not pairs:
-        raise ValueError(f"{path}: no sentence pairs in the file")
+        raise ValueError(f"{path}: no text pairs in the file")
     return pairs
 
 
@@ -216,7 +232,13 @@ def _cmd_predict(args) -> None:
     from treelstm.predict import load
 
     predictor = load(args.checkpoint)
-    lines = (_predict_texts if predictor.task.raw_input == "texts" else _predict_pairs)(predictor, args)
+    tagger = predictor.task.config.task == "ner"
+    if args.format == "conll" and not tagger:
+        raise ConfigError(f"--format conll is for taggers; this {predictor.task.config.task} checkpoint writes text or json")
+    inputs, where = (_pairs_given if predictor.task.raw_input == "pairs" else _texts_given)(args, tagger)
+    results = predictor(inputs)
+    _warn(results, where)
+    lines = _tagged_lines(results, args) if tagger else [_result_line(r, args.format) for r in results]
     text = "".join(line + "\n" for line in lines)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -224,33 +246,43 @@ def _cmd_predict(args) -> None:
         print(text, end="")
 
 
-def _predict_pairs(predictor, args) -> list[str]:
-    """Paraphrase: one ``probability <tab> label`` line per pair."""
+def _pairs_given(args, tagger: bool):
+    """The pairs of ``--pair`` or ``--input`` (``text1 <tab> text2`` lines), and where each came from."""
     if (args.pair is None) == (args.input is None) or args.text is not None:
-        raise ConfigError("this checkpoint takes sentence pairs: give either --pair SENTENCE1 SENTENCE2 or --input FILE")
-    if args.format not in (None, "text"):
-        raise ConfigError(f"--format {args.format} is for taggers; a paraphrase checkpoint writes text")
+        raise ConfigError("this checkpoint takes text pairs: give either --pair TEXT1 TEXT2 or --input FILE")
     pairs = [_check_pair("--pair", args.pair)] if args.pair else _read_pairs(Path(args.input))
-    where = (lambda k: f"{args.input}:{k + 1}") if args.input else (lambda k: "--pair")
-    results = predictor(pairs)
-    _warn(results, where)
-    return [f"{result['probability']:.4f}\t{result['label']}" for result in results]
+    return pairs, (lambda k: f"{args.input}:{k + 1}") if args.input else (lambda k: "--pair")
 
 
-def _predict_texts(predictor, args) -> list[str]:
-    """Tagging: entities as ``[LINE <tab>] start <tab> end <tab> TYPE <tab> text`` lines, one JSON
-    object per text (``--format json``), or CoNLL columns ``token <tab> IOB2 tag`` (``--format conll``)."""
+def _texts_given(args, tagger: bool):
+    """The texts of ``--text`` or ``--input`` (one a line; for taggers an empty line is an empty text,
+    for classifiers an error), and where each came from."""
     if (args.text is None) == (args.input is None) or args.pair is not None:
-        raise ConfigError("this checkpoint tags text: give either --text TEXT or --input FILE (one text per line)")
+        raise ConfigError("this checkpoint takes texts: give either --text TEXT or --input FILE (one text per line)")
     if args.text is not None:
         if not args.text.strip():
             raise ValueError("--text: the text is empty")
-        texts = [args.text]
-    else:
-        texts = _read_lines(Path(args.input))
-    where = (lambda k: f"{args.input}:{k + 1}") if args.input else (lambda k: "--text")
-    results = predictor(texts)
-    _warn(results, where)
+        return [args.text], lambda k: "--text"
+    texts = _read_lines(Path(args.input))
+    if not tagger:
+        for k, text in enumerate(texts, 1):
+            if not text.strip():
+                raise ValueError(f"{args.input}:{k}: the line is empty, expected a text")
+    return texts, lambda k: f"{args.input}:{k + 1}"
+
+
+def _result_line(result: dict, form: str | None) -> str:
+    """A classifier's ``label <tab> probability``, a regressor's ``score``, or the JSON object."""
+    if form == "json":
+        return json.dumps(result, ensure_ascii=False)
+    if "score" in result:
+        return f"{result['score']:.4f}"
+    return f"{result['label']}\t{result['probability']:.4f}"
+
+
+def _tagged_lines(results: list[dict], args) -> list[str]:
+    """Tagging: entities as ``[LINE <tab>] start <tab> end <tab> TYPE <tab> text`` lines, one JSON
+    object per text (``--format json``), or CoNLL columns ``token <tab> IOB2 tag`` (``--format conll``)."""
     lines = []
     for k, result in enumerate(results):
         if args.format == "json":
@@ -391,27 +423,35 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=_cmd_train)
 
+    p = commands.add_parser("prepare", help="read a config's data and parse it into the cache (progress bar)")
+    p.add_argument("config", help="the config file")
+    p.add_argument("--data-dir", help="data root (default: $TREELSTM_DATA)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    p.set_defaults(func=_cmd_prepare)
+
     p = commands.add_parser("evaluate", help="evaluate a checkpoint folder on a split")
     p.add_argument("checkpoint")
-    p.add_argument("--split", default="test", help="train, dev, test, or a task's extra split (paraphrase: paws-dev, paws-test)")
+    p.add_argument("--split", default="test", help="train, dev, test, or a source's extra split (msrp: paws-dev, paws-test)")
     common(p, runs=False)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = commands.add_parser("predict", help="run a checkpoint on raw text (paraphrase: sentence pairs; ner: text)")
+    p = commands.add_parser("predict", help="run a checkpoint on raw text (pair tasks: text pairs; ner, "
+                                            "classification: texts)")
     p.add_argument("checkpoint")
-    p.add_argument("--pair", nargs=2, metavar=("SENTENCE1", "SENTENCE2"), help="paraphrase: one sentence pair")
-    p.add_argument("--text", help="ner: one text (a sentence or a paragraph)")
-    p.add_argument("--input", help="a file: sentence1<TAB>sentence2 lines (paraphrase), one text per line (ner)")
+    p.add_argument("--pair", nargs=2, metavar=("TEXT1", "TEXT2"), help="pair tasks: one text pair")
+    p.add_argument("--text", help="ner, classification: one text (ner: a sentence or a paragraph)")
+    p.add_argument("--input", help="a file: text1<TAB>text2 lines (pair tasks), one text per line (ner, classification)")
     p.add_argument("--format", choices=["text", "json", "conll"],
-                   help="ner: entity lines (default), JSON lines, or CoNLL token<TAB>tag columns")
+                   help="text (default): label<TAB>probability, a score, or ner's entity lines; json: one object "
+                        "per input; conll (ner): token<TAB>tag columns")
     p.add_argument("--output", help="write the predictions here (default: stdout)")
     p.set_defaults(func=_cmd_predict)
 
     p = commands.add_parser("explain", help="draw a sentence's tree with each node's prediction (and gates)")
-    p.add_argument("checkpoint", help="a sentiment or paraphrase checkpoint folder")
-    p.add_argument("--text", help="sentiment: a sentence (parsed by spaCy)")
-    p.add_argument("--tree", help="sentiment: an SST-style PTB tree, e.g. \"(3 (2 It) (4 works))\"")
-    p.add_argument("--pair", nargs=2, metavar=("SENTENCE1", "SENTENCE2"), help="paraphrase: a sentence pair")
+    p.add_argument("checkpoint", help="a checkpoint of a tree model of a text task (classification or pair tasks)")
+    p.add_argument("--text", help="classification: a text (parsed by spaCy)")
+    p.add_argument("--tree", help="classification: a PTB tree as in SST, e.g. \"(3 (2 It) (4 works))\"")
+    p.add_argument("--pair", nargs=2, metavar=("TEXT1", "TEXT2"), help="pair tasks: a text pair")
     p.add_argument("--gates", action="store_true", help="also draw the gates (i, o under each node; f on the edges)")
     p.add_argument("--output", default="explanation",
                    help="writes OUTPUT.svg and OUTPUT.png (a .svg/.png suffix is dropped; default: explanation)")

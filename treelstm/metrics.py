@@ -1,0 +1,22 @@
+"""Metrics of classifiers: accuracy, macro-F1 and each class's F1 (scikit-learn's)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from sklearn.metrics import accuracy_score, f1_score
+
+__all__ = ["classification_metrics"]
+
+
+def classification_metrics(predicted: Sequence[int], gold: Sequence[int], names: Sequence[str],
+                           classes: Sequence[int] | None = None) -> dict[str, float]:
+    """``accuracy``, ``macro_f1`` and ``f1_NAME`` for each of ``classes`` (default: every class).
+
+    >>> classification_metrics([0, 1, 1], [0, 1, 0], ["no", "yes"])
+    {'accuracy': 0.6666666666666666, 'macro_f1': 0.6666666666666666, 'f1_no': 0.6666666666666666, 'f1_yes': 0.6666666666666666}
+    """
+    classes = list(range(len(names))) if classes is None else list(classes)
+    per_class = f1_score(gold, predicted, labels=classes, average=None, zero_division=0)
+    return {"accuracy": float(accuracy_score(gold, predicted)), "macro_f1": float(per_class.mean()),
+            **{f"f1_{names[c]}": float(f) for c, f in zip(classes, per_class)}}
