@@ -87,7 +87,7 @@ class Classification(TextTask):
     def fit(self, train) -> None:
         node_labels = train["text_node_labels"] if "text_node_labels" in train.column_names else []
         seen = [label for labels in node_labels for label in labels if label is not None]
-        self.labels = Labels.of([*seen, *train["label"]], self.config.data.labels or getattr(self, "label_order", None))
+        self.labels = Labels.of([*seen, *train["label"]], self.config.data.labels or self.label_order)
         at_roots = set(train["label"])
         self.predicted = [k for k, name in enumerate(self.labels.names) if name in at_roots]
 

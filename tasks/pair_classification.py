@@ -34,7 +34,7 @@ class PairClassification(PairTask):
     metric = "accuracy"
 
     def fit(self, train) -> None:
-        self.labels = Labels.of(train["label"], self.config.data.labels)
+        self.labels = Labels.of(train["label"], self.config.data.labels or self.label_order)
 
     def state(self) -> dict:
         return {"labels": list(self.labels.names)}

@@ -55,7 +55,7 @@ class PairRegression(PairTask):
     metric = "pearson"
 
     def fit(self, train) -> None:
-        given = self.config.data.score_range or getattr(self, "score_range", None)
+        given = self.config.data.score_range or self.score_range
         scores = np.asarray(train["score"], dtype=np.float64)
         self.range = tuple(given) if given else (float(scores.min()), float(scores.max()))
         if not self.range[0] < self.range[1]:

@@ -116,7 +116,7 @@ def test_paraphrase_roots_give_the_pairs_prediction(checkpoints):
     predictor = load(checkpoints["msrp"])
     result = explain(predictor, pair=PAIR, gates=True)
     (predicted,) = predictor([PAIR])
-    assert result.classes == ("0", "1") and result.label == predicted["label"]
+    assert result.classes == ("not_paraphrase", "paraphrase") and result.label == predicted["label"]
     assert result.probabilities[result.classes.index(result.label)] == pytest.approx(predicted["probability"], abs=1e-6)
     assert [t.tree.tokens for t in result.trees] == [t.tokens for t in parse(list(PAIR))]
     for explained in result.trees:

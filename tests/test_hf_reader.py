@@ -88,7 +88,7 @@ def test_local_csv_and_json_through_load_dataset(tmp_path):
 
 
 def test_missing_data_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"^data\.files: .*nope\.csv"):
+    with pytest.raises(FileNotFoundError, match=r"^data.data_files: .*nope\.csv"):
         read_hf(name="csv", data_files=str(tmp_path / "nope.csv"))
 
 

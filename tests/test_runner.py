@@ -164,7 +164,7 @@ def test_paraphrase_task(data_root, tmp_path, overrides, monkeypatch):
     sets = [x for o in overrides for x in ("--set", o)]
     assert run("train", config, *sets, "--data-dir", data_root, "--runs-dir", tmp_path) == 0
     result = json.loads((tmp_path / "tiny-msrp" / "seed-1" / "test_metrics.json").read_text())
-    assert set(result["test"]) == {"accuracy", "macro_f1", "f1_0", "f1_1"} and 0 <= result["test"]["accuracy"] <= 1
+    assert set(result["test"]) == {"accuracy", "macro_f1", "f1_not_paraphrase", "f1_paraphrase"} and 0 <= result["test"]["accuracy"] <= 1
 
 
 def test_classification_metrics():
@@ -199,7 +199,7 @@ def test_predict_pairs_files_errors_and_the_python_api(msrp_checkpoint, tmp_path
     checkpoint = msrp_checkpoint
     assert run("predict", checkpoint, "--pair", "The dog runs.", "A dog is running.") == 0
     label, probability = capsys.readouterr().out.strip().split("\t")
-    assert 0.5 <= float(probability) <= 1 and label in ("0", "1")
+    assert 0.5 <= float(probability) <= 1 and label in ("paraphrase", "not_paraphrase")
 
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("The cat sleeps.\tA cat is sleeping.\nZorblax quuxes\tThe man runs.\n")
@@ -234,8 +234,8 @@ def test_predict_pairs_files_errors_and_the_python_api(msrp_checkpoint, tmp_path
 def test_evaluate_on_paws_and_unknown_splits(msrp_checkpoint, data_root, capsys):
     checkpoint = msrp_checkpoint
     assert run("evaluate", checkpoint, "--split", "paws-test", "--data-dir", data_root) == 0
-    assert set(json.loads(capsys.readouterr().out)) == {"split", "epoch", "accuracy", "macro_f1", "f1_0", "f1_1",
-                                                        "examples_per_second"}
+    assert set(json.loads(capsys.readouterr().out)) == {"split", "epoch", "accuracy", "macro_f1", "f1_not_paraphrase",
+                                                        "f1_paraphrase", "examples_per_second"}
     assert run("evaluate", checkpoint, "--split", "paws-train", "--data-dir", data_root) == 2
     assert ("there is no 'paws-train' split (there are: train, dev, test, paws-dev, paws-test)"
             in capsys.readouterr().err)

@@ -4,14 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from treelstm.config import Config
+from treelstm.config import Config, parse_config
 from treelstm.training import _optimizers, sparse_table
 
 
 def config(**training) -> Config:
     embeddings = training.pop("embeddings", {"vectors": "random", "dim": 4, "freeze": False})
-    return Config.model_validate({"name": "t", "task": "sentiment", "data": {"dataset": "sst"},
-                                  "embeddings": embeddings, "model": {"cell": "childsum"}, "training": training})
+    return parse_config({"name": "t", "task": "classification", "data": {"format": "sst"},
+                         "embeddings": embeddings, "model": {"cell": "childsum"}, "training": training}, "test")
 
 
 @pytest.mark.parametrize("training, expected", [

@@ -188,9 +188,10 @@ def _cmd_prepare(args) -> None:
     from treelstm.task import get_task
 
     config = load_config(args.config, args.set)
-    sizes = get_task(config).prepare(_data_root(args))
+    task = get_task(config)
+    sizes = task.prepare(_data_root(args))
     print(f"{config.name}: " + ", ".join(f"{name} {n:,} examples" for name, n in sizes.items())
-          + f"; trees cached in {cache_folder()}")
+          + (f"; trees cached in {cache_folder()}" if task.caches else "; nothing to cache (no parsing)"))
 
 
 def _cmd_evaluate(args) -> None:

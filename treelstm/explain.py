@@ -8,9 +8,9 @@
     >>> result.draw("movie")  # movie.svg and movie.png  # doctest: +SKIP
 
 What a node's probabilities are depends on the task (each task's ``explain_raw`` says):
-sentiment models classify every node's phrase; for a paraphrase pair, a node of one sentence
-gets the paraphrase probability of its phrase against the whole other sentence. See
-``docs/explain.md``.
+classifiers (sentiment, say) classify every node's phrase; for a pair (paraphrase, entailment,
+relatedness), a node of one text gets the head's prediction for its phrase against the whole other
+text. See ``docs/explain.md``.
 """
 
 from __future__ import annotations
@@ -95,9 +95,9 @@ def explain(
 
     Args:
         checkpoint: a checkpoint folder, or a loaded :class:`~treelstm.predict.Predictor`.
-        text: a sentence (sentiment), parsed by spaCy.
-        tree: a PTB-bracketed tree as in SST, ``(3 (2 It) (4 works))`` (sentiment).
-        pair: two sentences (paraphrase).
+        text: a text (classification), parsed by spaCy.
+        tree: a PTB-bracketed tree as in SST, ``(3 (2 It) (4 works))`` (classification).
+        pair: two texts (pair-classification, pair-regression).
         gates: also keep the gate activations.
 
     Give exactly one of ``text``, ``tree`` and ``pair``.

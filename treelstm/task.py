@@ -51,6 +51,8 @@ class Task(ABC):
     Model: ClassVar[type[Section]]
     metric: ClassVar[str]
     raw_input: ClassVar[str] = "texts"
+    caches: ClassVar[bool] = False
+    """Whether reading caches expensive steps (parses) on disk, that ``treelstm prepare`` runs ahead."""
 
     @classmethod
     def check(cls, config: Config) -> None:

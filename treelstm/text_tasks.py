@@ -113,6 +113,7 @@ class TextTask(Task):
     """A task over texts. Subclasses set :attr:`roles` (their text columns) and the rest of :class:`Task`."""
 
     roles: ClassVar[tuple[str, ...]] = ("text",)
+    caches = True
 
     @classmethod
     def check(cls, config) -> None:

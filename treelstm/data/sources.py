@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Sequence
 
-from datasets import Dataset, Value
+from datasets import Dataset
 from pydantic import Field, field_validator, model_validator
 
 from treelstm.config import Section, changed_keys, config_path, resolve_path, unused_key
@@ -288,18 +288,22 @@ def _read_pairs(files: dict, what: str):
     the ones besides train and test only when asked for)."""
     def read(data: DataConfig, data_root: Path | None, tree: str | None, wanted=()) -> Source:
         root = _root(data_root, what)
-        splits = {name: _pair_roles(read_split(root)) for name, read_split in files.items()
+        splits = {name: _paraphrase_roles(read_split(root)) for name, read_split in files.items()
                   if name in ("train", "test") or name in wanted}
-        source = Source(_with_dev(data, splits, what), "raw")
+        source = Source(_with_dev(data, splits, what), "raw", labels=_PARAPHRASE)
         source.splits |= {name: None for name in files if name not in source.splits}  # named in errors, not read
         return source
 
     return read
 
 
-def _pair_roles(ds: Dataset) -> Dataset:
-    ds = ds.rename_columns({"sentence1": "text_a", "sentence2": "text_b"})
-    return ds.cast_column("label", Value("string"))
+_PARAPHRASE = ("not_paraphrase", "paraphrase")
+
+
+def _paraphrase_roles(ds: Dataset) -> Dataset:
+    """MSRP / PAWS columns as roles, the labels 0 and 1 named."""
+    return Dataset.from_dict({"text_a": ds["sentence1"], "text_b": ds["sentence2"],
+                              "label": [_PARAPHRASE[label] for label in ds["label"]]})
 
 
 def _msrp(split: str, paws: bool = False):
