@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sklearn.metrics import accuracy_score, f1_score
-
 __all__ = ["classification_metrics"]
 
 
@@ -16,6 +14,8 @@ def classification_metrics(predicted: Sequence[int], gold: Sequence[int], names:
     >>> classification_metrics([0, 1, 1], [0, 1, 0], ["no", "yes"])
     {'accuracy': 0.6666666666666666, 'macro_f1': 0.6666666666666666, 'f1_no': 0.6666666666666666, 'f1_yes': 0.6666666666666666}
     """
+    from sklearn.metrics import accuracy_score, f1_score  # imported when needed: it takes seconds
+
     classes = list(range(len(names))) if classes is None else list(classes)
     per_class = f1_score(gold, predicted, labels=classes, average=None, zero_division=0)
     return {"accuracy": float(accuracy_score(gold, predicted)), "macro_f1": float(per_class.mean()),

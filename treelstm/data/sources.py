@@ -96,6 +96,19 @@ class DataConfig(Section):
 
     _paths = field_validator("train", "dev", "test", "path")(config_path)
 
+    @field_validator("data_files")
+    @classmethod
+    def _data_files_beside_the_config(cls, value, info):
+        """Each file (or glob pattern) found beside the config made absolute, as the other paths."""
+        if isinstance(value, dict):
+            return {split: cls._data_files_beside_the_config(files, info) for split, files in value.items()}
+        if isinstance(value, list):
+            return [cls._data_files_beside_the_config(files, info) for files in value]
+        base = (info.context or {}).get("base")
+        if not value or base is None or Path(value).is_absolute() or not any(Path(base).glob(value)):
+            return value
+        return str(Path(base).resolve() / value)
+
     @field_validator("format")
     @classmethod
     def _a_format_of_the_task(cls, value: str) -> str:
@@ -170,15 +183,33 @@ def read_source(data: DataConfig, data_root: Path | None, splits: Sequence[str] 
     return source
 
 
-def _with_dev(data: DataConfig, splits: dict[str, Dataset], what: str) -> dict[str, Dataset]:
+def _with_dev(data: DataConfig, splits: dict[str, Dataset], what: str, labels: bool = True) -> dict[str, Dataset]:
+    """``splits`` with a held-out dev when there is none. ``labels``: a label (or entity type) that only the
+    held-out examples have is an error saying so (PTB texts: off, their phrases may have it)."""
     if "dev" in splits:
         return splits
     if "train" not in splits:
         raise ValueError(f"{what}: no train split (it has {', '.join(splits) or 'none'})")
     train, dev = hold_out(splits["train"], data.dev_fraction, data.split_seed)
+    settings = f"data.dev_fraction {data.dev_fraction}, data.split_seed {data.split_seed}"
     note(f"{what}: no dev split given; holding out {len(dev):,} of the {len(splits['train']):,} training examples "
-         f"as dev (data.dev_fraction {data.dev_fraction}, data.split_seed {data.split_seed})")
+         f"as dev ({settings})")
+    kind, kept = _classes(train, labels)
+    only_held = _classes(dev, labels)[1] - kept
+    if only_held:
+        raise ValueError(f"{what}: the {kind} {min(only_held, key=str)!r} is only in the training examples held out "
+                         f"as dev ({settings}); give a dev file, more examples of it, or another data.split_seed")
     return {**splits, "train": train, "dev": dev}
+
+
+def _classes(split: Dataset, labels: bool) -> tuple[str, set]:
+    """The labels of a split (``label`` column), or the entity types of its tags (``tags``/``tag``); else none."""
+    if "label" in split.column_names and labels:
+        return "label", set(split["label"])
+    for column in ("tags", "tag"):
+        if column in split.column_names:
+            return "entity type", {tag[2:] for tags in split[column] for tag in tags if tag[1:2] == "-"}
+    return "label", set()
 
 
 def _read_files(data: DataConfig, data_root: Path | None, tree: str | None, wanted=()) -> Source:
@@ -200,7 +231,7 @@ def _read_files(data: DataConfig, data_root: Path | None, tree: str | None, want
                                       quoting=data.quoting, encoding=data.encoding, numeric=["score"] * ("score" in columns),
                                       what=f"data.{name}")
     text = "ptb" if tree == "constituency" else "raw"
-    return _tagged(Source(_with_dev(data, splits, "data"), text), data)
+    return _tagged(Source(_with_dev(data, splits, "data", text != "ptb"), text), data)
 
 
 def _read_hf(data: DataConfig, data_root: Path | None, tree: str | None, wanted=()) -> Source:
@@ -208,7 +239,8 @@ def _read_hf(data: DataConfig, data_root: Path | None, tree: str | None, wanted=
 
     path = None if data.path is None else str(resolve_path(data.path, "data.path", data_root))
     splits = read_hf(path=path, name=data.name, data_files=data.data_files, columns=data.column_map(), what="data")
-    return _tagged(Source(_with_dev(data, splits, "data"), "ptb" if tree == "constituency" else "raw"), data)
+    text = "ptb" if tree == "constituency" else "raw"
+    return _tagged(Source(_with_dev(data, splits, "data", text != "ptb"), text), data)
 
 
 def _tagged(source: Source, data: DataConfig) -> Source:
