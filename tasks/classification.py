@@ -193,4 +193,6 @@ class Classification(TextTask):
         if self.config.data.tree_kind() == "constituency":
             return tree
         words = ptb_words(tree)
-        return parse([words])[0] if self.config.data.tree_kind() == "dependency" else self.raw_trees([" ".join(words)])[0]
+        if self.config.data.tree_kind() == "dependency":
+            return parse([words])[0]
+        return self.raw_trees([" ".join(words)])[0]

@@ -451,8 +451,8 @@ def test_a_missing_train_file(tmp_path, capsys, task):
     form = "conll" if task == "ner" else "tsv"
     cfg = config_of(tmp_path, task, {"format": form, "train": "nowhere.txt"})
     assert error_of(capsys, "train", cfg, "--runs-dir", tmp_path / "runs") == (
-        f"data.train: nowhere.txt is not in the config's folder "
-        f"(no data root: pass --data-dir or set TREELSTM_DATA)")
+        "data.train: nowhere.txt is not in the config's folder "
+        "(no data root: pass --data-dir or set TREELSTM_DATA)")
 
 
 SPLIT_FILES = {  # a task's training file with labels a, b and a dev/test file with the label c

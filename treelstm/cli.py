@@ -235,7 +235,8 @@ def _cmd_predict(args) -> None:
     predictor = load(args.checkpoint)
     tagger = predictor.task.config.task == "ner"
     if args.format == "conll" and not tagger:
-        raise ConfigError(f"--format conll is for taggers; this {predictor.task.config.task} checkpoint writes text or json")
+        raise ConfigError(f"--format conll is for taggers; this {predictor.task.config.task} checkpoint writes "
+                          "text or json")
     inputs, where = (_pairs_given if predictor.task.raw_input == "pairs" else _texts_given)(args, tagger)
     results = predictor(inputs)
     _warn(results, where)
@@ -432,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("evaluate", help="evaluate a checkpoint folder on a split")
     p.add_argument("checkpoint")
-    p.add_argument("--split", default="test", help="train, dev, test, or a source's extra split (msrp: paws-dev, paws-test)")
+    p.add_argument("--split", default="test",
+                   help="train, dev, test, or a source's extra split (msrp: paws-dev, paws-test)")
     common(p, runs=False)
     p.set_defaults(func=_cmd_evaluate)
 
@@ -441,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--pair", nargs=2, metavar=("TEXT1", "TEXT2"), help="pair tasks: one text pair")
     p.add_argument("--text", help="ner, classification: one text (ner: a sentence or a paragraph)")
-    p.add_argument("--input", help="a file: text1<TAB>text2 lines (pair tasks), one text per line (ner, classification)")
+    p.add_argument("--input",
+                   help="a file: text1<TAB>text2 lines (pair tasks), one text per line (ner, classification)")
     p.add_argument("--format", choices=["text", "json", "conll"],
                    help="text (default): label<TAB>probability, a score, or ner's entity lines; json: one object "
                         "per input; conll (ner): token<TAB>tag columns")

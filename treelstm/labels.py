@@ -12,19 +12,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from treelstm.data.common import finite_number
+
 __all__ = ["Labels"]
-
-
-def _number(label: str) -> float | None:
-    try:
-        value = float(label)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -44,7 +37,7 @@ class Labels:
                 raise ValueError(f"the label {unknown[0]!r} of the training data is not in data.labels "
                                  f"({', '.join(order)})")
             return cls(tuple(order))
-        numbers = {label: _number(label) for label in seen}
+        numbers = {label: finite_number(label) for label in seen}
         if all(value is not None for value in numbers.values()):
             return cls(tuple(sorted(seen, key=lambda label: (numbers[label], label))))
         return cls(tuple(sorted(seen)))

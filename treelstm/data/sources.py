@@ -130,7 +130,8 @@ class DataConfig(Section):
             raise unused_key("data_files", "goes with data.name")
         for role in self.columns or {}:
             if role not in self.roles:
-                raise unused_key(f"columns.{role}", f"not a column role of this task (its roles: {', '.join(self.roles)})")
+                raise unused_key(f"columns.{role}",
+                                 f"not a column role of this task (its roles: {', '.join(self.roles)})")
         return self
 
     def column_map(self) -> dict[str, int | str]:
@@ -228,7 +229,8 @@ def _read_files(data: DataConfig, data_root: Path | None, tree: str | None, want
                                               encoding=data.encoding, what=f"data.{name}")
         else:
             splits[name] = read_table(path, format=data.format, columns=columns, header=data.header,
-                                      quoting=data.quoting, encoding=data.encoding, numeric=["score"] * ("score" in columns),
+                                      quoting=data.quoting, encoding=data.encoding,
+                                      numeric=["score"] * ("score" in columns),
                                       what=f"data.{name}")
     text = "ptb" if tree == "constituency" else "raw"
     return _tagged(Source(_with_dev(data, splits, "data", text != "ptb"), text), data)
@@ -260,7 +262,8 @@ def _tagged(source: Source, data: DataConfig) -> Source:
 
 def _root(data_root: Path | None, what: str) -> Path:
     if data_root is None:
-        raise ValueError(f"data.format {what} reads the benchmark from the data root: pass --data-dir or set TREELSTM_DATA")
+        raise ValueError(f"data.format {what} reads the benchmark from the data root: pass --data-dir or set "
+                         "TREELSTM_DATA")
     return Path(data_root)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 import sys
 from collections.abc import Iterable
@@ -29,7 +28,7 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from treelstm.data.common import read_lines, read_text
+from treelstm.data.common import finite_number, read_lines, read_text
 
 __all__ = ["FORMATS", "read_table"]
 
@@ -109,22 +108,13 @@ def _check_arguments(format: str, columns: dict, header: object, quoting: str, n
 def _value(path: Path, line: int, role: str, column: str | int, value: str, numeric: bool) -> str | float:
     """``value`` checked: a finite float for a numeric role, non-empty text for a text role."""
     if numeric:
-        number = _number(value)
+        number = finite_number(value)
         if number is None:
             raise ValueError(f"{path}:{line}: column {column!r} ({role}) must be a number, found {str(value)!r}")
         return number
     if (role.startswith("text") or role == "token") and not value.strip():
         raise ValueError(f"{path}:{line}: column {column!r} ({role}) is empty")
     return str(value)
-
-
-def _number(value: str) -> float | None:
-    """``value`` as a finite float, or None."""
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _json_rows(path: Path, what: str, encoding: str,
@@ -235,7 +225,7 @@ def _looks_like_header(records: list[list[str]], columns: dict[str, int], numeri
 
     first = records[0]
     if numeric:
-        return any(_number(cell(first, columns[role]) or "") is None for role in numeric)
+        return any(finite_number(cell(first, columns[role]) or "") is None for role in numeric)
     for role, index in columns.items():
         value = cell(first, index)
         if value is None or not _NAME.fullmatch(value) or not any(ch.isalpha() for ch in value):
