@@ -40,7 +40,7 @@ def test_child_sum_by_hand_on_a_three_node_tree():
         cell.b.copy_(torch.tensor([bi, bo, bu, bf]))
     x = [0.3, -1.2, 2.0]
     graph = trees.from_parents("0 1 1").graph  # node 0 is the root
-    h, c = treelstm.TreeLSTM(cell)(graph, torch.tensor(x, dtype=torch.float64)[:, None])
+    h, c, _ = treelstm.TreeLSTM(cell)(graph, torch.tensor(x, dtype=torch.float64)[:, None])
 
     def leaf(xj):
         i, o, u = sigmoid(Wi * xj + bi), sigmoid(Wo * xj + bo), math.tanh(Wu * xj + bu)
@@ -69,7 +69,7 @@ def test_n_ary_by_hand_uses_one_U_per_child_and_sees_all_children_in_each_forget
     W, U, b = cell.W[:, 0].tolist(), cell.U.tolist(), cell.b.tolist()  # rows i, o, u, f0, f1
     tree = trees.from_ptb("(1 (2 left) (3 right))")  # nodes: left, right, root
     x = torch.tensor([[0.7], [-0.4], [0.0]], dtype=torch.float64)
-    h, c = treelstm.TreeLSTM(cell)(tree.graph, x)
+    h, c, _ = treelstm.TreeLSTM(cell)(tree.graph, x)
 
     def leaf(xj):
         i, o, u = sigmoid(W[0] * xj + b[0]), sigmoid(W[1] * xj + b[1]), math.tanh(W[2] * xj + b[2])
@@ -223,7 +223,7 @@ def test_a_5000_node_chain_runs_without_recursion():
     graph = trees.chain(5000).graph
     encoder = treelstm.TreeLSTM(treelstm.ChildSumTreeLSTMCell(4, 4))
     x = torch.randn(5000, 4, requires_grad=True)
-    h, c = encoder(graph, x)
+    h, c, _ = encoder(graph, x)
     h[-1].sum().backward()
     assert torch.isfinite(h).all() and x.grad[-10:].abs().sum() > 0  # backward ran through the levels
 

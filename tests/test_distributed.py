@@ -102,7 +102,7 @@ def test_mistakes_under_torchrun_are_one_line_errors(data_root, configs, tmp_pat
 @pytest.mark.slow
 def test_torchrun_resumes_a_run_to_the_uninterrupted_numbers(data_root, tmp_path, monkeypatch):
     """A one-process run stopped in its second epoch, resumed by two processes."""
-    from tasks.pair_regression import PairRegression as Relatedness
+    from treelstm_tasks.pair_regression import PairRegression as Relatedness
 
     (tmp_path / "sick.yaml").write_text(SICK_DDP.replace("epochs: 2", "epochs: 3"), encoding="utf-8")
     argv = ["train", str(tmp_path / "sick.yaml"), "--data-dir", str(data_root), "--runs-dir"]

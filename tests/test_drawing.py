@@ -3,7 +3,7 @@
 import math
 import xml.etree.ElementTree as ET
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
@@ -80,7 +80,7 @@ def test_node_colour_is_the_expected_class_and_cells_are_the_gates(rng):
     np.testing.assert_allclose(input_gate.get_array(), one.gates["i"].mean(axis=1))
     np.testing.assert_allclose(output_gate.get_array(), one.gates["o"].mean(axis=1))
     edges = ax.collections[0]
-    forget = plt.get_cmap("viridis")(one.gates["f"][:4].mean(axis=1))  # the four children's rows
+    forget = matplotlib.colormaps["viridis"](one.gates["f"][:4].mean(axis=1))  # the four children's rows
     np.testing.assert_allclose(edges.get_colors(), forget)
     symbols = [t.get_text() for t in ax.texts]
     assert symbols == [("−−", "−", "0", "+", "++")[k] for k in one.probabilities.argmax(axis=1)]

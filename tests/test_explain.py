@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from conftest import SST_CONFIG, write_msrp, write_sick, write_sst, write_vectors
-from tasks.classification import TextBatch as SentenceBatch
 from treelstm import cli
 from treelstm.batch import TreeBatch
 from treelstm.encoder import TreeLSTM
@@ -13,6 +12,7 @@ from treelstm.explain import explain
 from treelstm.parsing import parse
 from treelstm.predict import load
 from treelstm.trees import binarize
+from treelstm_tasks.classification import TextBatch as SentenceBatch
 
 PTB = "(3 (2 a) (4 (3 (2 big) (4 happy)) (2 dog)))"
 PAIR = ("The big dog sleeps in the park.", "A happy dog plays in the park.")

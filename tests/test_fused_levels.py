@@ -52,7 +52,7 @@ def test_fused_levels_run_without_gradients():
     encoder = treelstm.TreeLSTM(treelstm.ChildSumTreeLSTMCell(3, 4))
     x = torch.randn(4, 3)
     with torch.no_grad():
-        h, c = encoder(graph, x)
+        h, c, _ = encoder(graph, x)
     h_ref, c_ref, _ = encoder(graph, x, return_gates=True)
     assert torch.allclose(h, h_ref, atol=1e-6) and torch.allclose(c, c_ref, atol=1e-6)
 

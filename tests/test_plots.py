@@ -1,8 +1,9 @@
 """treelstm plot: one run's seeds, several runs overlaid (a colour per run), metric selection."""
 
 import json
+import subprocess
+import sys
 
-import matplotlib.pyplot as plt
 import pytest
 
 from treelstm import cli
@@ -34,7 +35,6 @@ def test_one_run_is_a_line_and_colour_per_seed(tmp_path):
         assert len(ax.get_lines()) == 2 and len(set(colours(ax))) == 2
     assert [t.get_text() for t in fig.axes[-1].get_legend().get_texts()] == ["seed-1", "seed-2"]
     assert fig._suptitle.get_text() == "dep"
-    plt.close(fig)
 
 
 def test_several_runs_overlaid_a_colour_per_run(tmp_path):
@@ -44,12 +44,10 @@ def test_several_runs_overlaid_a_colour_per_run(tmp_path):
         assert len(ax.get_lines()) == len(runs) and len(set(colours(ax))) == len(runs)
     assert [t.get_text() for t in fig.axes[-1].get_legend().get_texts()] == ["dep", "dep-200"]
     assert fig._suptitle.get_text() == "dep vs dep-200"
-    plt.close(fig)
     fig = curves([runs[0], write_run(tmp_path / "chain", seeds=3)])  # seeds of a run share its colour
     for ax in fig.axes:
         assert len(ax.get_lines()) == 4 and colours(ax)[1] == colours(ax)[2] == colours(ax)[3] != colours(ax)[0]
     assert [t.get_text() for t in fig.axes[-1].get_legend().get_texts()] == ["dep", "chain (3 seeds)"]
-    plt.close(fig)
 
 
 def test_runs_with_other_metrics_and_the_same_name(tmp_path):
@@ -58,10 +56,8 @@ def test_runs_with_other_metrics_and_the_same_name(tmp_path):
     fig = curves([a, b])
     assert [ax.get_title() for ax in fig.axes] == ["train loss", "dev accuracy", "dev pearson"]
     assert [t.get_text() for t in fig.axes[-1].get_legend().get_texts()] == ["a/tiny", "b/tiny"]
-    plt.close(fig)
     fig = curves([a / "seed-1", b], metrics=["dev_pearson"])  # a seed folder is a run too
     assert len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 2
-    plt.close(fig)
 
 
 def test_cli_overlay_output_metric_and_errors(tmp_path, capsys, monkeypatch):
@@ -84,4 +80,26 @@ def test_cli_overlay_output_metric_and_errors(tmp_path, capsys, monkeypatch):
 def test_metric_selection_orders_the_panels(tmp_path, metrics):
     fig = curves([write_run(tmp_path / "r", seeds=1)], metrics)
     assert [ax.get_title() for ax in fig.axes] == [m.replace("_", " ", 1) for m in metrics]
-    plt.close(fig)
+
+
+def test_importing_the_drawing_modules_leaves_the_backend_alone():
+    """A notebook's backend stays: no ``matplotlib.use`` at import, and no pyplot (figures are
+    :class:`~matplotlib.figure.Figure` objects); a fresh interpreter, since pytest's may have imported pyplot."""
+    code = (
+        "import sys, matplotlib; matplotlib.use('svg'); "
+        "import treelstm.plots, treelstm.drawing, treelstm.demo.figure, treelstm.cli; "
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+        "assert 'matplotlib.pyplot' not in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_curves_draw_without_pyplot(tmp_path):
+    from matplotlib.figure import Figure
+
+    from treelstm.plots import plot_runs
+
+    assert isinstance(curves([write_run(tmp_path / "r", seeds=1)]), Figure)
+    out = plot_runs([tmp_path / "r"])
+    assert out == tmp_path / "r" / "curves.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from tasks.pair_regression import target_distribution
 from treelstm.data.sick import read_sick
 from treelstm.data.sst import read_sst, unescape_ptb
+from treelstm_tasks.pair_regression import target_distribution
 
 
 def test_read_sick(data_root):

@@ -24,7 +24,7 @@ def run(*argv):
 
 @pytest.mark.parametrize("bad, shown", [(float("nan"), "nan"), (float("inf"), "inf")])
 def test_a_nan_or_inf_loss_stops_the_run_naming_the_step(data_root, configs, tmp_path, capsys, monkeypatch, bad, shown):
-    from tasks.classification import Classification as Sentiment
+    from treelstm_tasks.classification import Classification as Sentiment
 
     calls, loss = [], Sentiment.loss
 
@@ -212,7 +212,8 @@ def same_numbers(run_dir, reference):
     assert not (run_dir / "resume").exists()
 
 
-@pytest.mark.parametrize("name, task", [("sst", "tasks.classification.Classification"), ("ner", "tasks.ner.NamedEntities")])
+@pytest.mark.parametrize("name, task", [("sst", "treelstm_tasks.classification.Classification"),
+                                        ("ner", "treelstm_tasks.ner.NamedEntities")])
 def test_ctrl_c_then_resume_gives_the_uninterrupted_numbers(data_root, configs, tmp_path, capsys, monkeypatch,
                                                            name, task):
     import importlib
@@ -235,7 +236,7 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_numbers(data_root, configs, 
 
 KILLED_RUN = """
 import signal, sys, time
-from tasks.classification import Classification as Sentiment
+from treelstm_tasks.classification import Classification as Sentiment
 from treelstm import cli
 
 # Python leaves SIGINT ignored when it starts ignored (a test run launched in the background); a terminal's Ctrl-C is not
@@ -271,7 +272,7 @@ def test_a_killed_or_interrupted_run_resumes_to_the_uninterrupted_numbers(data_r
 
 
 def test_resume_errors(data_root, configs, tmp_path, capsys, monkeypatch):
-    from tasks.classification import Classification as Sentiment
+    from treelstm_tasks.classification import Classification as Sentiment
 
     interrupt_at(monkeypatch, Sentiment, 3)
     assert run("train", configs / "sst.yaml", "--data-dir", data_root, "--runs-dir", tmp_path) == 130
@@ -293,7 +294,7 @@ def test_resume_errors(data_root, configs, tmp_path, capsys, monkeypatch):
 
 
 def test_a_resume_state_carrying_a_pickled_payload_is_refused(data_root, configs, tmp_path, capsys, monkeypatch):
-    from tasks.classification import Classification as Sentiment
+    from treelstm_tasks.classification import Classification as Sentiment
 
     interrupt_at(monkeypatch, Sentiment, 11)
     assert run("train", configs / "sst.yaml", "--data-dir", data_root, "--runs-dir", tmp_path) == 130
@@ -308,9 +309,9 @@ def test_a_resume_state_carrying_a_pickled_payload_is_refused(data_root, configs
 
 
 def test_reproduce_resumes_an_interrupted_run_of_the_same_config(data_root, configs, tmp_path, monkeypatch):
-    from tasks.classification import Classification as Sentiment
     from treelstm import training
     from treelstm.config import load_config
+    from treelstm_tasks.classification import Classification as Sentiment
 
     config = load_config(configs / "sst.yaml", ["training.epochs=3"])
     cli.run_seeds([config], 1, data_root, tmp_path / "whole", 1)

@@ -44,7 +44,7 @@ def test_sparse_and_dense_tables_train_alike(training):
     c = config(**training)
     assert sparse_table(c)
     models = [Model(sparse) for sparse in (True, False)]
-    optimizers = [_optimizers(m, c) for m in models]
+    optimizers = [_optimizers(m, c, table=m.embedding) for m in models]
     batches = [torch.randint(0, 30, (12,), generator=torch.Generator().manual_seed(k)) for k in range(5)]
     for ids in batches:
         for model, opts in zip(models, optimizers):

@@ -253,3 +253,95 @@ def test_binarize_any_dependency_tree_gives_a_binary_tree_of_phrases(rng):
 def test_binarize_takes_dependency_trees_only():
     with pytest.raises(ValueError, match="binarize takes a dependency tree"):
         trees.binarize(trees.from_ptb("(3 (2 It) (4 works))"))
+
+
+def _mailbox_children(graph, how):
+    """Each node's children in the order DGL hands them to a reduce function (``how``:
+    ``"update_all"`` or ``"prop_nodes"`` over the topological frontiers)."""
+    seen = {}
+
+    def reduce(nodes):
+        for node, kids, slots in zip(nodes.nodes().tolist(), nodes.mailbox["k"].tolist(), nodes.mailbox["s"].tolist()):
+            seen[node] = (kids, slots)
+        return {"done": torch.ones(len(nodes), 1)}
+
+    def message(edges):
+        return {"k": edges.src["id"], "s": edges.data["slot"]}
+
+    with graph.local_scope():
+        graph.ndata["id"] = torch.arange(graph.num_nodes())
+        if how == "update_all":
+            graph.update_all(message, reduce)
+        else:
+            dgl.prop_nodes(graph, dgl.topological_nodes_generator(graph)[1:], message, reduce, None)
+    return seen
+
+
+def _children_in_slot_order(forest):
+    """Node id (in the batch) -> its children's ids, ordered by slot, from the plain trees."""
+    expected, offset = {}, 0
+    for tree in forest:
+        for k in np.lexsort((tree.slots, tree.parents)):
+            if tree.parents[k] >= 0:
+                expected.setdefault(offset + int(tree.parents[k]), []).append(offset + int(k))
+        offset += tree.num_nodes
+    return expected
+
+
+@pytest.mark.parametrize("how", ["update_all", "prop_nodes"])
+def test_a_reduce_function_reads_the_children_in_slot_order(rng, how):
+    forest = [trees.from_ptb(random_ptb(n, rng)) for n in (2, 3, 5, 8, 13, 21, 34)] + [
+        trees.from_parents(random_parents_line(n, rng)) for n in (2, 4, 7, 12, 20)
+    ]
+    expected = _children_in_slot_order(forest)
+    for graph in [trees.batch(forest), dgl.batch([t.graph for t in forest])]:
+        seen = _mailbox_children(graph, how)
+        assert {node: kids for node, (kids, _) in seen.items()} == expected
+        assert all(slots == list(range(len(slots))) for _, slots in seen.values())
+
+
+def test_the_left_child_comes_first_even_when_it_has_the_larger_node_id():
+    # node 3 = (a b) is the left child of the root, leaf 2 = c its right child: node ids
+    # order them right, left; the edges must not
+    tree = trees.from_ptb("(0 (0 (0 a) (0 b)) (0 c))")
+    assert tree.parents.tolist() == [3, 3, 4, 4, -1] and tree.slots.tolist() == [0, 1, 1, 0, 0]
+    assert _mailbox_children(tree.graph, "update_all")[4] == ([3, 2], [0, 1])
+    child, parent = tree.graph.edges()
+    assert child.tolist() == [0, 1, 3, 2] and parent.tolist() == [3, 3, 4, 4]
+
+
+def test_dgl_s_tree_lstm_example_cell_computes_what_the_nary_cell_computes(rng):
+    """DGL's Tree-LSTM example cell reads ``mailbox["h"].view(B, -1)`` as ``[h_left, h_right]``,
+    without slots: on these graphs it gives the N-ary cell's numbers (left and right not swapped)."""
+    import treelstm
+
+    torch.manual_seed(0)
+    forest = [trees.from_ptb(random_ptb(n, rng)) for n in (3, 6, 11, 17, 25)]
+    graph = trees.batch(forest)
+    cell = treelstm.NaryTreeLSTMCell(4, 3, n_ary=2).double()
+    x = torch.randn(graph.num_nodes(), 4, dtype=torch.float64)
+    expected = treelstm.TreeLSTM(cell)(graph, x).h
+
+    def update(gates, carried):  # gate rows i, o, u, f0, f1 (NaryTreeLSTMCell's layout)
+        i, o, u, f = gates.split([3, 3, 3, 6], dim=1)
+        c = torch.sigmoid(i) * torch.tanh(u) + carried
+        return {"h": torch.sigmoid(o) * torch.tanh(c), "c": c}
+
+    def message(edges):
+        return {"h": edges.src["h"], "c": edges.src["c"]}
+
+    def reduce(nodes):  # as in DGL's examples/pytorch/tree_lstm: children in mailbox order
+        h_cat = nodes.mailbox["h"].view(nodes.mailbox["h"].size(0), -1)
+        gates = nodes.data["wx"] + h_cat @ cell.U.T
+        f = torch.sigmoid(gates[:, 9:]).view(-1, 2, 3)
+        return update(gates, (f * nodes.mailbox["c"]).sum(1))
+
+    with torch.no_grad(), graph.local_scope():
+        graph.ndata["wx"] = wx = cell.project(x)
+        leaves = graph.in_degrees() == 0
+        graph.ndata["h"], graph.ndata["c"] = (torch.zeros(graph.num_nodes(), 3, dtype=torch.float64) for _ in "hc")
+        state = update(wx[leaves], 0.0)
+        graph.ndata["h"][leaves], graph.ndata["c"][leaves] = state["h"], state["c"]
+        dgl.prop_nodes(graph, dgl.topological_nodes_generator(graph)[1:], message, reduce, None)
+        theirs = graph.ndata["h"]
+    assert torch.allclose(theirs, expected)

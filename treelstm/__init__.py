@@ -4,12 +4,19 @@
     >>> from treelstm import trees
     >>> graph = trees.batch([trees.from_parents("2 0 2"), trees.from_ptb("(3 (2 It) (4 works))")])
     >>> cell = treelstm.ChildSumTreeLSTMCell(input_size=50, hidden_size=30)
-    >>> h, c = treelstm.TreeLSTM(cell)(graph, torch.randn(graph.num_nodes(), 50))
-    >>> h.shape
+    >>> out = treelstm.TreeLSTM(cell)(graph, torch.randn(graph.num_nodes(), 50))
+    >>> out.h.shape
     torch.Size([6, 30])
 """
 
-from treelstm.cells import ChainLSTMCell, ChildSumTreeGRUCell, ChildSumTreeLSTMCell, NaryTreeLSTMCell, TreeCell
+from treelstm.cells import (
+    ChainLSTMCell,
+    ChildSumTreeGRUCell,
+    ChildSumTreeLSTMCell,
+    NaryTreeLSTMCell,
+    TreeCell,
+    TreeCellProtocol,
+)
 from treelstm.chain import ChainLSTM
 from treelstm.encoder import TreeLSTM, TreeLSTMOutput
 from treelstm.schedule import LevelSchedule
@@ -24,6 +31,7 @@ __all__ = [
     "LevelSchedule",
     "NaryTreeLSTMCell",
     "TreeCell",
+    "TreeCellProtocol",
     "TreeLSTM",
     "TreeLSTMOutput",
 ]

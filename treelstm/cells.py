@@ -23,19 +23,66 @@ block of ``H`` rows per gate, in the order given by ``gate_names``.
 from __future__ import annotations
 
 import math
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["TreeCell", "ChildSumTreeLSTMCell", "NaryTreeLSTMCell", "ChainLSTMCell", "ChildSumTreeGRUCell"]
+__all__ = ["TreeCellProtocol", "TreeCell", "ChildSumTreeLSTMCell", "NaryTreeLSTMCell", "ChainLSTMCell", "ChildSumTreeGRUCell"]
 
 Gates = dict[str, Tensor]
 
 
+@runtime_checkable
+class TreeCellProtocol(Protocol):
+    """What :class:`~treelstm.TreeLSTM` needs of a cell: the interface between the equations
+    (the cell) and the traversal (the encoder). The library's cells subclass :class:`TreeCell`;
+    a cell of your own only has to provide these (it should be an ``nn.Module`` so that its
+    parameters are registered):
+
+    Attributes:
+        hidden_size: ``H``, the size of every state.
+        state_names: the states carried from children to parents, e.g. ``("h", "c")``; the
+            first is the hidden state ``h``, the second (if any) the memory ``c``.
+        per_child_gate: the name of the gate computed once per child (e.g. ``"f"``); only read
+            with ``return_gates=True``.
+
+    Methods:
+        project: ``W x + b`` for a batch of nodes, ``(n, input_size) -> (n, G*H)``; called once
+            for all nodes.
+        __call__: one level of nodes: ``(wx, children, parent, slot, return_gates)`` with
+            ``wx`` ``(n, G*H)`` the level's projected inputs, ``children`` one ``(m, H)`` tensor
+            per state (the states of the level's ``m`` children; ``m = 0`` for leaves),
+            ``parent`` ``(m,)`` each child's row ``0..n-1`` in the level and ``slot`` ``(m,)``
+            its position among its parent's children. Returns the level's new states (one
+            ``(n, H)`` tensor per state name) and, if ``return_gates``, a dict of gates
+            (``(n, H)`` per node, ``(m, H)`` per child for ``per_child_gate``), else ``None``.
+
+    Optional: ``n_ary``, the most children a node may have (checked before running). A
+    cell that is not a :class:`TreeCell` and is given inputs for some nodes only
+    (``x_nodes``) has the others' ``W x + b`` computed as ``project`` of a zero row.
+
+    Example:
+        >>> import treelstm
+        >>> isinstance(treelstm.ChildSumTreeGRUCell(4, 3), treelstm.TreeCellProtocol)
+        True
+    """
+
+    hidden_size: int
+    state_names: tuple[str, ...]
+    per_child_gate: str
+
+    def project(self, x: Tensor) -> Tensor: ...
+
+    def __call__(
+        self, wx: Tensor, children: tuple[Tensor, ...], parent: Tensor, slot: Tensor, return_gates: bool = False
+    ) -> tuple[tuple[Tensor, ...], Gates | None]: ...
+
+
 class TreeCell(nn.Module):
     """Base class: parameters ``W`` (``(G*H, input_size)``) and ``b`` (``(G*H,)``), plus
-    the recurrent weights of each subclass.
+    the recurrent weights of each subclass. Implements :class:`TreeCellProtocol`.
 
     Attributes:
         state_names: names of the states the cell carries, e.g. ``("h", "c")``.
@@ -68,7 +115,8 @@ class TreeCell(nn.Module):
         return F.linear(x, self.W, self.b)
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, gates={''.join(self.gate_names)}"
+        """The constructor's arguments, e.g. ``NaryTreeLSTMCell(300, 150, n_ary=2, output_gate=True)``."""
+        return f"{self.input_size}, {self.hidden_size}"
 
 
 def _sum_children(values: Tensor, parent: Tensor, n: int) -> Tensor:
@@ -121,8 +169,8 @@ class ChildSumTreeLSTMCell(TreeCell):
         >>> import torch, treelstm
         >>> cell = treelstm.ChildSumTreeLSTMCell(300, 150)
         >>> tree = treelstm.trees.from_parents("2 0 2")
-        >>> h, c = treelstm.TreeLSTM(cell)(tree.graph, torch.randn(3, 300))
-        >>> h.shape
+        >>> out = treelstm.TreeLSTM(cell)(tree.graph, torch.randn(3, 300))
+        >>> out.h.shape
         torch.Size([3, 150])
     """
 
@@ -132,6 +180,9 @@ class ChildSumTreeLSTMCell(TreeCell):
         self.U = nn.Parameter(torch.empty((len(self.gate_names) - 1) * hidden_size, hidden_size))
         self.U_f = nn.Parameter(torch.empty(hidden_size, hidden_size))
         self.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, output_gate={self.output_gate}"
 
     def forward(
         self, wx: Tensor, children: tuple[Tensor, Tensor], parent: Tensor, slot: Tensor, return_gates: bool = False
@@ -189,6 +240,9 @@ class NaryTreeLSTMCell(TreeCell):
         self.U = nn.Parameter(torch.empty(len(self.gate_names) * hidden_size, n_ary * hidden_size))
         self.reset_parameters()
 
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, n_ary={self.n_ary}, output_gate={self.output_gate}"
+
     def forward(
         self, wx: Tensor, children: tuple[Tensor, Tensor], parent: Tensor, slot: Tensor, return_gates: bool = False
     ) -> tuple[tuple[Tensor, Tensor], Gates | None]:
@@ -225,6 +279,9 @@ class ChainLSTMCell(NaryTreeLSTMCell):
 
     def __init__(self, input_size: int, hidden_size: int):
         super().__init__(input_size, hidden_size, n_ary=1, output_gate=True)
+
+    def extra_repr(self) -> str:
+        return TreeCell.extra_repr(self)
 
 
 class ChildSumTreeGRUCell(TreeCell):

@@ -1,23 +1,38 @@
 """ChainLSTM: multi-layer, bidirectional LSTM over sentences given as DGL chain graphs.
 
-Each layer and direction is a :class:`~treelstm.cells.ChainLSTMCell` (the N-ary Tree-LSTM
-cell with one child, the predecessor). The forward direction reads the chains' edges
-(``t - 1 -> t``, see :func:`treelstm.trees.chain`), the backward direction the same edges
-reversed. Two paths compute the same function:
+A :class:`torch.nn.LSTM` (a subclass) that reads its sentences from chain graphs: the forward
+direction follows the chains' edges (``t - 1 -> t``, see :func:`treelstm.trees.chain`), the
+backward direction the same edges reversed. Its parameters are ``torch.nn.LSTM``'s own, same
+names, shapes and gate order (``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
+``bias_hh_l{k}``, suffix ``_reverse`` for the backward direction; row blocks ``i, f, g, o``),
+so state dicts load both ways between the two classes.
 
-* ``fused=True`` (default): torch's fused LSTM kernel (``torch.lstm`` over a packed
-  sequence, what ``torch.nn.LSTM`` runs) on the cells' own parameters, reordered to
-  torch's gate layout. Gradients flow back to the cells.
+Each layer and direction is a :class:`~treelstm.cells.ChainLSTMCell` (the N-ary Tree-LSTM cell
+with one child, the predecessor) whose ``W``, ``U`` are ``weight_ih``, ``weight_hh`` with their
+row blocks in the cell's order ``i, o, u, f`` (torch's ``g`` is the cell's ``u``) and whose
+``b`` is ``bias_ih + bias_hh``. The cell has one bias, so ``bias_hh`` starts at zero and is
+frozen (``requires_grad=False``): ``bias_ih`` alone is trained, as the cell's ``b`` was. A
+loaded ``bias_hh`` is used as it is; ``requires_grad_(True)`` trains it too, as in torch.
+
+Two paths compute the same function:
+
+* ``fused=True`` (default): ``torch.nn.LSTM.forward`` on a packed sequence of the chains,
+  torch's fused kernel on the parameters as they are (no copies).
 * ``fused=False``: the cells, level by level, like any Tree-LSTM (:func:`~treelstm.encoder.run_levels`,
-  which hands the loop to :mod:`treelstm.fused_levels`' hand-written backward).
+  which hands the loop to :mod:`treelstm.fused_levels`' hand-written backward), on the weights
+  reordered to the cells' rows (one copy per call; gradients flow back to the parameters).
 """
 
 from __future__ import annotations
+
+import math
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
 
 from treelstm._dgl import dgl
 from treelstm.cells import ChainLSTMCell
@@ -26,11 +41,13 @@ from treelstm.schedule import LevelSchedule
 
 __all__ = ["ChainLSTM"]
 
-_TORCH_GATES = ("i", "f0", "u", "o")  # torch.nn.LSTM's row blocks: i, f, g, o
+# torch.nn.LSTM's row blocks (i, f, g, o) are the cell's blocks (i, o, u, f) number 0, 3, 2, 1, and
+# the other way round: the permutation is its own inverse.
+_BLOCKS = (0, 3, 2, 1)
 
 
-class ChainLSTM(nn.Module):
-    r"""LSTM over a batch of chains, with the constructor of ``torch.nn.LSTM``.
+class ChainLSTM(nn.LSTM):
+    r"""LSTM over a batch of chains, with the constructor and parameters of ``torch.nn.LSTM``.
 
     Args:
         input_size: size of each token's input.
@@ -38,7 +55,12 @@ class ChainLSTM(nn.Module):
         num_layers: stacked layers; layer :math:`l > 0` reads layer :math:`l - 1`'s output.
         bidirectional: add a backward direction; outputs are ``[forward, backward]``.
         dropout: dropout on each layer's output except the last (training only).
-        fused: run torch's fused kernel on the cells' parameters (see the module docstring).
+        fused: run torch's fused kernel, else the cells level by level (see the module docstring).
+
+    Parameters: those of ``torch.nn.LSTM(input_size, hidden_size, num_layers,
+    bidirectional=bidirectional)``; ``bias_hh_l*`` zero and frozen (see the module docstring).
+    They are drawn as the cells draw theirs: Uniform(-1/sqrt(H), 1/sqrt(H)), for each layer and
+    direction ``W``, ``b``, ``U`` in the cells' gate order, then put in torch's.
 
     Inputs:
         graph: a DGLGraph of chains, edges ``t - 1 -> t`` (e.g. :func:`treelstm.trees.batch`
@@ -59,6 +81,9 @@ class ChainLSTM(nn.Module):
         >>> output, (h_n, c_n) = ChainLSTM(50, 20, bidirectional=True)(graph, torch.randn(8, 50))
         >>> output.shape, h_n.shape
         (torch.Size([8, 40]), torch.Size([2, 2, 20]))
+        >>> lstm = torch.nn.LSTM(50, 20, bidirectional=True)
+        >>> lstm.load_state_dict(ChainLSTM(50, 20, bidirectional=True).state_dict())
+        <All keys matched successfully>
     """
 
     def __init__(
@@ -70,32 +95,61 @@ class ChainLSTM(nn.Module):
         dropout: float = 0.0,
         fused: bool = True,
     ):
-        super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {num_layers}")
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bidirectional, self.dropout, self.fused = bidirectional, dropout, fused
-        D = 2 if bidirectional else 1
-        self.cells = nn.ModuleList(
-            ChainLSTMCell(input_size if layer == 0 else D * hidden_size, hidden_size)
-            for layer in range(num_layers)
-            for _ in range(D)
-        )
+        with warnings.catch_warnings():  # a one-layer ChainLSTM ignores its dropout without a word
+            warnings.filterwarnings("ignore", "dropout option adds dropout", UserWarning)
+            super().__init__(input_size, hidden_size, num_layers, bidirectional=bidirectional, dropout=dropout)
+        self.fused = fused
+        for names in self._all_weights:
+            getattr(self, names[3]).requires_grad_(False)  # bias_hh: the cells have one bias
+
+    def reset_parameters(self) -> None:
+        """Uniform(-1/sqrt(H), 1/sqrt(H)) as :class:`~treelstm.cells.ChainLSTMCell` draws it, in
+        the same order (layer by layer, forward then backward: ``W``, ``b``, ``U`` in the cells'
+        rows), so a seed gives the same model as the cells did; ``bias_hh`` zero."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        with torch.no_grad():
+            for names in self._all_weights:
+                w_ih, w_hh, b_ih, b_hh = (getattr(self, name) for name in names)
+                for weight in (w_ih, b_ih, w_hh):  # the cell's W, b, U
+                    drawn = torch.empty_like(weight).uniform_(-bound, bound)
+                    weight.copy_(drawn.index_select(0, _rows(self.hidden_size, weight.device)))
+                b_hh.zero_()
 
     @classmethod
-    def from_lstm(cls, lstm: nn.LSTM, fused: bool = True) -> "ChainLSTM":
-        """A ChainLSTM computing exactly what ``lstm`` computes (weights copied, ``b = b_ih + b_hh``)."""
+    def from_lstm(cls, lstm: nn.LSTM, fused: bool = True) -> ChainLSTM:
+        """A ChainLSTM computing exactly what ``lstm`` computes: its configuration and a copy
+        of its parameters (the same as ``load_state_dict(lstm.state_dict())``)."""
         if lstm.proj_size or not lstm.bias:
             raise ValueError("only torch.nn.LSTM with biases and without projections can be converted")
         chain = cls(lstm.input_size, lstm.hidden_size, lstm.num_layers, lstm.bidirectional, lstm.dropout, fused)
-        chain.to(lstm.weight_ih_l0)
-        with torch.no_grad():
-            for cell, (w_ih, w_hh, b_ih, b_hh) in zip(chain.cells, _chunks(lstm._flat_weights, 4)):
-                rows = _torch_rows(cell)
-                cell.W[rows], cell.U[rows], cell.b[rows] = w_ih, w_hh, b_ih + b_hh
+        chain.to(next(lstm.parameters()))
+        chain.load_state_dict(lstm.state_dict())
         return chain
 
-    def forward(self, graph: dgl.DGLGraph, x: Tensor, schedule: LevelSchedule | None = None):
+    def cell_parameters(self, layer: int, direction: int = 0) -> dict[str, Tensor]:
+        """The :class:`~treelstm.cells.ChainLSTMCell` parameters ``W``, ``U``, ``b`` of a layer and
+        direction (0 forward, 1 backward), computed from this module's (gradients flow back)."""
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        w_ih, w_hh, b_ih, b_hh = (getattr(self, kind + suffix) for kind in kinds)
+        rows = _rows(self.hidden_size, w_ih.device)
+        return {"W": w_ih[rows], "U": w_hh[rows], "b": (b_ih + b_hh)[rows]}
+
+    def cell(self, layer: int, direction: int = 0) -> ChainLSTMCell:
+        """A :class:`~treelstm.cells.ChainLSTMCell` with a copy of a layer and direction's weights,
+        e.g. for its gates: ``TreeLSTM(chain.cell(0))(graph, x, return_gates=True)``."""
+        weight = getattr(self, f"weight_ih_l{layer}")
+        with torch.device("meta"):  # no random draws for parameters about to be replaced
+            cell = ChainLSTMCell(weight.shape[1], self.hidden_size)
+        cell.to_empty(device=weight.device).to(weight.dtype)
+        with torch.no_grad():
+            for name, value in self.cell_parameters(layer, direction).items():
+                getattr(cell, name).copy_(value)
+        return cell
+
+    def forward(self, graph: dgl.DGLGraph, x: Tensor, schedule: LevelSchedule | None = None):  # type: ignore[override]
         schedule = schedule or LevelSchedule.from_graph(graph)
         if schedule.max_children > 1:
             raise ValueError("ChainLSTM needs chains, but a node of the graph has several children")
@@ -106,18 +160,21 @@ class ChainLSTM(nn.Module):
     def _by_cells(self, x: Tensor, schedule: LevelSchedule):
         D = 2 if self.bidirectional else 1
         level = schedule.level.numpy()
-        ends = [np.flatnonzero(schedule.parent_of.numpy() < 0)]  # each chain's last token, by id
+        last = [np.flatnonzero(schedule.parent_of.numpy() < 0)]  # each chain's last token, by id
         if D == 2:  # the backward direction ends on each chain's first token
             firsts = np.flatnonzero(level == 0)
-            ends.append(firsts[np.argsort(schedule.root_of.numpy()[firsts])])
-        ends = [torch.from_numpy(e).to(x.device) for e in ends]
+            last.append(firsts[np.argsort(schedule.root_of.numpy()[firsts])])
+        ends = [torch.from_numpy(e).to(x.device) for e in last]
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             if layer:
                 x = F.dropout(x, self.dropout, self.training)
+            with torch.device("meta"):  # the cells' structure only: their parameters come from ours
+                levels = _Levels(ChainLSTMCell(x.shape[1], self.hidden_size))
             outputs = []
             for direction, plan in enumerate([schedule, schedule.reverse()][:D]):
-                h, c = run_levels(self.cells[layer * D + direction], x, plan)[0]
+                params = {f"cell.{name}": value for name, value in self.cell_parameters(layer, direction).items()}
+                h, c = torch.func.functional_call(levels, params, (x, plan))
                 outputs.append(h)
                 h_n.append(h.index_select(0, ends[direction]))
                 c_n.append(c.index_select(0, ends[direction]))
@@ -125,29 +182,14 @@ class ChainLSTM(nn.Module):
         return x, (torch.stack(h_n), torch.stack(c_n))
 
     def _fused(self, x: Tensor, schedule: LevelSchedule):
-        order, batch_sizes, chain_rank = _packed_layout(schedule)
-        D, H = 2 if self.bidirectional else 1, self.hidden_size
-        weights = []
-        for cell in self.cells:
-            rows = _torch_rows(cell).to(x.device)
-            b = cell.b.index_select(0, rows)
-            weights += [cell.W.index_select(0, rows), cell.U.index_select(0, rows), b, torch.zeros_like(b)]
-        zeros = x.new_zeros(self.num_layers * D, len(chain_rank), H)
-        packed, h_n, c_n = torch.lstm(
-            x.index_select(0, order.to(x.device)),
-            batch_sizes,
-            (zeros, zeros),
-            weights,
-            True,
-            self.num_layers,
-            float(self.dropout),
-            self.training,
-            self.bidirectional,
-        )
+        order, batch_sizes, packing, chain_rank = _packed_layout(schedule)
+        device = x.device
+        inputs = x.index_select(0, order.to(device))
+        packed = PackedSequence(inputs, batch_sizes, packing.to(device), chain_rank.to(device))
+        output, (h_n, c_n) = super().forward(packed)  # h_n, c_n in chain order: torch applies chain_rank
         unpack = torch.empty_like(order)
         unpack[order] = torch.arange(len(order))
-        chain_rank = chain_rank.to(x.device)
-        return packed.index_select(0, unpack.to(x.device)), (h_n[:, chain_rank], c_n[:, chain_rank])
+        return output.data.index_select(0, unpack.to(device)), (h_n, c_n)
 
     def extra_repr(self) -> str:
         return (
@@ -156,22 +198,29 @@ class ChainLSTM(nn.Module):
         )
 
 
-def _torch_rows(cell: ChainLSTMCell) -> Tensor:
-    """Rows of the cell's ``W``/``U``/``b`` in torch.nn.LSTM's gate order (i, f, g, o)."""
-    H = cell.hidden_size
-    return torch.cat([torch.arange(H) + H * cell.gate_names.index(g) for g in _TORCH_GATES])
+class _Levels(nn.Module):
+    """A cell run over a level schedule, for :func:`torch.func.functional_call` with the cell's parameters."""
+
+    def __init__(self, cell: ChainLSTMCell):
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, x: Tensor, plan: LevelSchedule) -> tuple[Tensor, ...]:
+        return run_levels(self.cell, x, plan)[0]
 
 
-def _chunks(items, size):
-    return [items[k : k + size] for k in range(0, len(items), size)]
+def _rows(hidden_size: int, device: torch.device) -> Tensor:
+    """Row order taking torch.nn.LSTM's gate blocks (i, f, g, o) to the cell's (i, o, u, f), and back."""
+    return torch.cat([torch.arange(hidden_size, device=device) + hidden_size * k for k in _BLOCKS])
 
 
-def _packed_layout(schedule: LevelSchedule) -> tuple[Tensor, Tensor, Tensor]:
-    """Node order of a packed sequence of the chains, as ``torch.lstm`` wants it.
+def _packed_layout(schedule: LevelSchedule) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Node order of a packed sequence of the chains, as ``torch.nn.LSTM`` wants it.
 
     Returns:
         order: ``(N,)`` node ids, time step by time step, chains longest first.
         batch_sizes: ``(T,)`` chains still running at each time step (CPU int64).
+        packing: ``(B,)`` the chains (by their last token's id) in packed order, longest first.
         chain_rank: ``(B,)`` for each chain (by its last token's id) its place in the packing.
     """
     level, root = schedule.level.numpy(), schedule.root_of.numpy()
@@ -182,4 +231,4 @@ def _packed_layout(schedule: LevelSchedule) -> tuple[Tensor, Tensor, Tensor]:
     chain_rank = np.empty_like(packing)
     chain_rank[packing] = np.arange(len(packing))
     batch_sizes = torch.from_numpy(np.bincount(level))
-    return torch.from_numpy(order), batch_sizes, torch.from_numpy(chain_rank)
+    return torch.from_numpy(order), batch_sizes, torch.from_numpy(packing), torch.from_numpy(chain_rank)

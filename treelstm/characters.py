@@ -78,6 +78,9 @@ class CharLSTM(nn.Module):
         _, (h_n, _) = self.lstm(chains(lengths.tolist()), self.embedding(ids[mask]))
         return torch.cat([h_n[0], h_n[1]], dim=1)
 
+    def extra_repr(self) -> str:
+        return f"out_size={self.out_size}"
+
 
 class CharCNN(nn.Module):
     r"""A convolution over each word's characters, max-pooled over the word (Ma & Hovy, 2016).
@@ -112,3 +115,6 @@ class CharCNN(nn.Module):
         features = self.conv(x.transpose(1, 2))  # (W, filters, L)
         beyond = torch.arange(ids.shape[1], device=ids.device) >= lengths.to(ids.device)[:, None]
         return features.masked_fill(beyond[:, None, :], float("-inf")).amax(dim=2)
+
+    def extra_repr(self) -> str:
+        return f"out_size={self.out_size}, dropout={self.dropout}"

@@ -116,7 +116,7 @@ def save_checkpoint(folder: Path, model: nn.Module, vocab: Vocabulary, config: C
 
     def fill(staging: Path) -> None:
         write_synced(staging / "model.safetensors", lambda path: save_file(state, path))
-        write_text(staging / "vocab.txt", "".join(token + "\n" for token in vocab.tokens))
+        write_synced(staging / "vocab.txt", vocab.save)
         write_text(staging / "config.yaml", config.to_yaml())
         write_text(staging / "meta.json", json.dumps({"treelstm_version": __version__, **meta}, indent=2))
 

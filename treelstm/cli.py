@@ -27,6 +27,7 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
+from importlib import resources
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
@@ -36,7 +37,9 @@ from tqdm import tqdm
 
 from treelstm.config import Config, ConfigError, load_config
 
-PAPERS = Path(__file__).resolve().parents[1] / "configs" / "papers.yaml"
+# configs/papers.yaml and the configs it names: package data of ``treelstm_configs`` (the folder
+# configs/, mapped in pyproject.toml), so found the same way from a wheel and from an editable checkout.
+PAPERS = Path(str(resources.files("treelstm_configs").joinpath("papers.yaml")))
 
 
 def _data_root(args) -> Path | None:

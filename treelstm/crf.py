@@ -193,4 +193,11 @@ class CRF(nn.Module):
             raise ValueError(f"tags must be in [0, num_tags={self.num_tags}), got values in [{low}, {high}]")
 
     def extra_repr(self) -> str:
-        return f"num_tags={self.num_tags}"
+        """``num_tags=T``, and how many transitions, start and end tags the constraints disallow."""
+        counts = {name: int((~getattr(self, name)).sum()) for name in ("allowed", "allowed_start", "allowed_end")}
+        if not any(counts.values()):
+            return f"num_tags={self.num_tags}"
+        return (
+            f"num_tags={self.num_tags}, disallowed: {counts['allowed']} transitions, "
+            f"{counts['allowed_start']} start and {counts['allowed_end']} end tags"
+        )

@@ -10,6 +10,9 @@ Colours: a node's colour is its expected class, ``sum_c p_c c / (C - 1)`` in ``[
 diverging map (red: the first class, e.g. very negative; blue: the last); the symbol in it is its
 most probable class. Gates (``i``, ``o``; a GRU's ``z``) are cells under each node and the per-child
 gate (``f``; ``r``) the colour of the edge to the parent, each the mean over the ``H`` units.
+
+Figures are built with matplotlib's object-oriented API (:class:`matplotlib.figure.Figure`), never through
+pyplot: importing this module leaves the user's backend (a notebook's, say) alone.
 """
 
 from __future__ import annotations
@@ -18,18 +21,16 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.transforms import offset_copy
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.cm import ScalarMappable  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.colors import Normalize  # noqa: E402
-from matplotlib.transforms import offset_copy  # noqa: E402
-
-from treelstm.explain import ExplainedTree, Explanation  # noqa: E402
-from treelstm.schedule import heights  # noqa: E402
-from treelstm.trees import Tree  # noqa: E402
+from treelstm.explain import ExplainedTree, Explanation
+from treelstm.schedule import heights
+from treelstm.trees import Tree
 
 __all__ = ["draw", "figure", "layout", "output_paths"]
 
@@ -52,10 +53,9 @@ def draw(explanation: Explanation, output: str | Path) -> tuple[Path, Path]:
     svg, png = output_paths(output)
     svg.parent.mkdir(parents=True, exist_ok=True)
     fig = figure(explanation)
-    with plt.rc_context({"svg.fonttype": "none"}):
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
         fig.savefig(svg)
     fig.savefig(png, dpi=150)
-    plt.close(fig)
     return svg, png
 
 
@@ -77,7 +77,7 @@ def layout(tree: Tree) -> tuple[np.ndarray, np.ndarray]:
     return x, depth.max() - depth
 
 
-def figure(explanation: Explanation) -> plt.Figure:
+def figure(explanation: Explanation) -> Figure:
     """The figure :func:`draw` saves: one panel per tree, the prediction in the title."""
     trees = explanation.trees
     gates = bool(trees[0].gates)
@@ -85,8 +85,8 @@ def figure(explanation: Explanation) -> plt.Figure:
     words = max(sum(token is not None for token in t.tree.tokens) for t in trees)
     panels = [INCH_PER_LEVEL * (y.max() + 1) + 1.1 for _, y in positions]
     width = max(7.0, INCH_PER_WORD * words + 3.0)
-    fig, axes = plt.subplots(len(trees), 1, figsize=(width, sum(panels) + 1.3), height_ratios=panels,
-                             layout="constrained", squeeze=False)
+    fig = Figure(figsize=(width, sum(panels) + 1.3), layout="constrained")
+    axes = fig.subplots(len(trees), 1, height_ratios=panels, squeeze=False)
     for k, (ax, explained, (x, y)) in enumerate(zip(axes[:, 0], trees, positions)):
         _draw_tree(ax, explained, x, y, explanation.symbols, gates)
         ax.set_xlim(-0.7, words - 0.3)
@@ -123,7 +123,7 @@ def _draw_tree(ax, explained: ExplainedTree, x: np.ndarray, y: np.ndarray, symbo
     parent = tree.parents[child]
     edges = np.stack([np.c_[x[child], y[child]], np.c_[x[parent], y[parent]]], axis=1)
     if gates:
-        forget = plt.get_cmap(GATE_MAP)(explained.gates[explained.per_child_gate][child].mean(axis=1))
+        forget = matplotlib.colormaps[GATE_MAP](explained.gates[explained.per_child_gate][child].mean(axis=1))
         ax.add_collection(LineCollection(edges, colors=forget, linewidths=2.6, zorder=1))
     else:
         ax.add_collection(LineCollection(edges, colors="0.55", linewidths=1.0, zorder=1))

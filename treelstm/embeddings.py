@@ -74,7 +74,7 @@ class Vocabulary:
         return [self.ids.get(token, 1) for token in tokens]
 
     def save(self, path: str | os.PathLike) -> None:
-        """One token per line, in id order (specials included)."""
+        """One token per line, in id order (specials included): a checkpoint's ``vocab.txt``."""
         with open(path, "w", encoding="utf-8") as f:
             f.writelines(token + "\n" for token in self.tokens)
 

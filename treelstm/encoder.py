@@ -9,6 +9,10 @@ Two propagation modes give the same numbers:
 * ``"dgl"``: DGL's own message passing, ``dgl.prop_nodes`` over the topological frontiers
   with message and reduce functions (how DGL's Tree-LSTM example runs). The reference
   the fast mode is tested against; CPU only, since PyPI's DGL is CPU-only.
+
+In the fast mode, the three LSTM cells' level loop runs by default as one autograd Function
+with a hand-written backward (:mod:`treelstm.fused_levels`); ``fused=False`` asks for autograd
+through the cells instead, which double backward (second derivatives) needs.
 """
 
 from __future__ import annotations
@@ -20,32 +24,49 @@ from torch import Tensor, nn
 
 from treelstm import fused_levels
 from treelstm._dgl import dgl
-from treelstm.cells import TreeCell
+from treelstm.cells import Gates, TreeCell, TreeCellProtocol
 from treelstm.schedule import LevelSchedule, sibling_ranks
 
 __all__ = ["TreeLSTM", "TreeLSTMOutput", "run_levels"]
 
 
 class TreeLSTMOutput(NamedTuple):
-    """Every node's hidden state ``h`` and memory ``c`` (``None`` for a GRU cell), ``(N, H)``."""
+    """What :class:`TreeLSTM` returns, always: every node's states and, if asked for, its gates.
+
+    Attributes:
+        h: ``(N, H)`` every node's hidden state, in node-id order.
+        c: ``(N, H)`` every node's memory, or ``None`` for a cell with one state (the GRU).
+        gates: ``{name: (N, H)}`` with ``return_gates=True``, else ``None``.
+
+    Read it by name (``out.h``) or unpack all three fields: ``h, c, gates = encoder(graph, x)``.
+    """
 
     h: Tensor
     c: Tensor | None
+    gates: Gates | None = None
 
 
 def run_levels(
-    cell: TreeCell, x: Tensor, schedule: LevelSchedule, return_gates: bool = False, x_nodes: Tensor | None = None
-) -> tuple[tuple[Tensor, ...], dict[str, Tensor]]:
+    cell: TreeCellProtocol,
+    x: Tensor,
+    schedule: LevelSchedule,
+    return_gates: bool = False,
+    x_nodes: Tensor | None = None,
+    fused: bool | None = None,
+) -> tuple[tuple[Tensor, ...], Gates]:
     """Compute every node's states with ``cell``, level by level (the fast mode).
 
     Args:
-        cell: a :class:`~treelstm.cells.TreeCell`.
+        cell: a :class:`~treelstm.cells.TreeCell`, or any :class:`~treelstm.cells.TreeCellProtocol`.
         x: ``(N, input_size)``, node inputs in node-id order, on any device; or, with
             ``x_nodes``, ``(M, input_size)``, the inputs of those ``M`` nodes only.
         schedule: the batch's level schedule (moved to ``x.device`` here, once).
         return_gates: also collect the gate activations.
         x_nodes: ``(M,)`` int64, the nodes that have an input; the others have none
             (their ``W x + b`` is ``b``), so only ``M`` rows are projected.
+        fused: the hand-written backward of :mod:`treelstm.fused_levels`: ``None`` where
+            it applies (an LSTM cell, no gates), ``True`` required (ValueError if it cannot),
+            ``False`` never (autograd through the cells).
 
     Returns:
         The states (one ``(N, H)`` tensor per ``cell.state_names``) and the gates
@@ -56,8 +77,9 @@ def run_levels(
         wx = cell.project(x.index_select(0, s.order))  # every node's W x + b, level order
     else:
         rows = s.position.index_select(0, x_nodes.to(x.device))
-        wx = cell.b.expand(s.num_nodes, -1).contiguous().index_copy_(0, rows, cell.project(x))
-    if not return_gates and fused_levels.supports(cell):
+        b = cell.b if isinstance(cell, TreeCell) else cell.project(x.new_zeros(1, x.shape[1]))[0]
+        wx = b.expand(s.num_nodes, -1).contiguous().index_copy_(0, rows, cell.project(x))
+    if _fuse(cell, fused, return_gates):
         return tuple(state.index_select(0, s.position) for state in fused_levels.run_fused(cell, wx, s)), {}
     n, H = wx.shape[0], cell.hidden_size
     states = [wx.new_zeros(n, H) for _ in cell.state_names]
@@ -87,13 +109,29 @@ class TreeLSTM(nn.Module):
 
     .. code:: python
 
-        h, c = TreeLSTM(cell)(graph, x)
+        out = TreeLSTM(cell)(graph, x)                      # out.h, out.c; out.gates is None
         h, c, gates = TreeLSTM(cell)(graph, x, return_gates=True)
+
+    It always returns a :class:`TreeLSTMOutput` ``(h, c, gates)``: every node's states, in
+    node-id order. This differs from :class:`~treelstm.chain.ChainLSTM`, which follows
+    ``torch.nn.LSTM`` and returns ``output, (h_n, c_n)`` (the last layer's states at every
+    token, and each chain's final states per layer and direction): a tree encoder has one
+    layer and direction, and the "final" states are the roots' rows, ``out.h[roots]``.
 
     Args:
         cell: a :class:`~treelstm.cells.ChildSumTreeLSTMCell`, :class:`~treelstm.cells.NaryTreeLSTMCell`,
-            :class:`~treelstm.cells.ChildSumTreeGRUCell`, or any :class:`~treelstm.cells.TreeCell`.
+            :class:`~treelstm.cells.ChildSumTreeGRUCell`, any :class:`~treelstm.cells.TreeCell`, or
+            any object with the :class:`~treelstm.cells.TreeCellProtocol` interface.
         mode: ``"fast"`` or ``"dgl"`` (see the module docstring); an attribute, so it can be switched.
+        fused: for the three LSTM cells in ``"fast"`` mode, run the level loop as one autograd
+            Function with a hand-written backward (:mod:`treelstm.fused_levels`). ``None``
+            (default): whenever it applies, i.e. one of those cells and no gates asked for;
+            ``True``: always, a ValueError where it cannot apply (another cell, ``mode="dgl"``,
+            ``return_gates=True``); ``False``: never, autograd through the cells. The numbers are
+            the same either way, but the fused backward is once differentiable: double backward
+            (gradient penalties, ``torch.autograd.grad(..., create_graph=True)`` then backward
+            through that gradient) needs ``fused=False``; fused, the backward with
+            ``create_graph=True`` raises a RuntimeError. An attribute, like ``mode``.
 
     Inputs:
         graph: a DGLGraph (usually ``dgl.batch`` or :func:`treelstm.trees.batch` of many
@@ -113,13 +151,23 @@ class TreeLSTM(nn.Module):
             binary constituency trees.
 
     Outputs:
-        ``(h, c)``: ``(N, H)`` each, every node's states (``c`` is ``None`` for a GRU cell);
-        ``(h, c, gates)`` with ``return_gates=True``.
+        :class:`TreeLSTMOutput` ``(h, c, gates)``: ``h``, ``c`` ``(N, H)`` each, every node's
+        states (``c`` is ``None`` for a GRU cell); ``gates`` the dict above with
+        ``return_gates=True``, else ``None``.
     """
 
-    def __init__(self, cell: TreeCell, mode: str = "fast"):
+    def __init__(self, cell: TreeCellProtocol, mode: str = "fast", fused: bool | None = None):
         super().__init__()
-        self.cell, self.mode = cell, mode
+        if fused not in (None, True, False):
+            raise ValueError(f"fused must be None, True or False, got {fused!r}")
+        if fused:
+            _fuse(cell, fused, False)  # a cell the fused loop does not implement: say so now
+            if mode != "fast":
+                raise ValueError(f"fused=True runs in mode='fast' only, got mode={mode!r}")
+        self.cell, self.mode, self.fused = cell, mode, fused
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, fused={self.fused}"
 
     def forward(
         self,
@@ -128,7 +176,7 @@ class TreeLSTM(nn.Module):
         schedule: LevelSchedule | None = None,
         return_gates: bool = False,
         x_nodes: Tensor | None = None,
-    ):
+    ) -> TreeLSTMOutput:
         rows = graph.num_nodes() if x_nodes is None else len(x_nodes)
         if x.dim() != 2 or x.shape[0] != rows:
             what = "num_nodes" if x_nodes is None else "len(x_nodes)"
@@ -136,15 +184,16 @@ class TreeLSTM(nn.Module):
         if self.mode == "fast":
             schedule = schedule or LevelSchedule.from_graph(graph)
             _check_arity(self.cell, schedule.max_children)
-            states, gates = run_levels(self.cell, x, schedule, return_gates, x_nodes)
+            states, gates = run_levels(self.cell, x, schedule, return_gates, x_nodes, self.fused)
         elif self.mode == "dgl":
+            if self.fused:
+                raise ValueError("fused=True runs in mode='fast' only; set fused=None or False for mode='dgl'")
             if x_nodes is not None:
                 x = x.new_zeros(graph.num_nodes(), x.shape[1]).index_copy(0, x_nodes, x)
             states, gates = self._propagate_dgl(graph, x, return_gates)
         else:
             raise ValueError(f"mode must be 'fast' or 'dgl', got {self.mode!r}")
-        out = TreeLSTMOutput(states[0], states[1] if len(states) > 1 else None)
-        return (*out, gates) if return_gates else out
+        return TreeLSTMOutput(states[0], states[1] if len(states) > 1 else None, gates if return_gates else None)
 
     def _propagate_dgl(self, graph: dgl.DGLGraph, x: Tensor, return_gates: bool):
         """The reference mode: DGL message passing over the topological frontiers."""
@@ -186,7 +235,22 @@ class TreeLSTM(nn.Module):
         return states, gates
 
 
-def _node_gates(cell: TreeCell, gates: dict | None, child_ids: Tensor, forgets: list) -> dict[str, Tensor]:
+def _fuse(cell: TreeCellProtocol, fused: bool | None, return_gates: bool) -> bool:
+    """Whether the fast mode hands the level loop to :mod:`treelstm.fused_levels`."""
+    if fused is False:
+        return False
+    possible = not return_gates and fused_levels.supports(cell)
+    if fused and not possible:
+        if return_gates:
+            raise ValueError("fused=True returns no gates; use fused=None or False with return_gates=True")
+        raise ValueError(
+            "fused=True needs a ChildSumTreeLSTMCell, NaryTreeLSTMCell or ChainLSTMCell (not a subclass "
+            f"that changes forward), got {type(cell).__name__}; use fused=None or False"
+        )
+    return possible
+
+
+def _node_gates(cell: TreeCellProtocol, gates: dict | None, child_ids: Tensor, forgets: list) -> dict[str, Tensor]:
     """Split a cell's gates: node gates go back as ``gate_<name>`` node data; the per-child
     gate is kept with its child ids in ``forgets``."""
     if gates is None:
@@ -195,7 +259,7 @@ def _node_gates(cell: TreeCell, gates: dict | None, child_ids: Tensor, forgets: 
     return {f"gate_{name}": value for name, value in gates.items() if name != cell.per_child_gate}
 
 
-def _check_arity(cell: TreeCell, max_children: int) -> None:
+def _check_arity(cell: TreeCellProtocol, max_children: int) -> None:
     n_ary = getattr(cell, "n_ary", None)
     if n_ary is not None and max_children > n_ary:
         raise ValueError(

@@ -24,17 +24,23 @@ in level order (``N`` nodes, ``E`` edges, ``H`` hidden units). For node :math:`j
     \partial h_k \mathrel{+}= (\text{the rows of } U^\top \delta a_j \text{ that read } h_k)
 
 where :math:`\partial` is the gradient arriving from outside and from the parent. Only first
-derivatives are supported (the backward is not itself differentiable). Gate activations are
-not returned here: ``return_gates=True`` takes the plain autograd path.
+derivatives are supported: the backward is once differentiable (not itself differentiable),
+so a backward that builds a graph for double backward (``create_graph=True``, e.g.
+``torch.autograd.grad(loss, x, create_graph=True)`` for a gradient penalty) raises at once;
+``TreeLSTM(cell, fused=False)`` runs autograd through the cells instead. (torch's own
+``@once_differentiable`` raises only later, and only when the incoming gradients require grad:
+after ``h.sum()`` they do not, and a gradient penalty would silently miss these levels' second
+derivatives.)
+Gate activations are not returned here: ``return_gates=True`` takes the plain autograd path.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from treelstm.cells import ChildSumTreeLSTMCell, NaryTreeLSTMCell, TreeCell
 from treelstm.schedule import LevelSchedule
@@ -42,10 +48,10 @@ from treelstm.schedule import LevelSchedule
 __all__ = ["supports", "run_fused"]
 
 
-def supports(cell: TreeCell) -> bool:
+def supports(cell: object) -> bool:
     """Whether ``cell`` is one of the LSTM cells this module implements (not a subclass that
     changes its equations)."""
-    return type(cell).forward in (NaryTreeLSTMCell.forward, ChildSumTreeLSTMCell.forward)
+    return getattr(type(cell), "forward", None) in (NaryTreeLSTMCell.forward, ChildSumTreeLSTMCell.forward)
 
 
 def run_fused(cell: TreeCell, wx: Tensor, schedule: LevelSchedule) -> tuple[Tensor, Tensor]:
@@ -54,6 +60,25 @@ def run_fused(cell: TreeCell, wx: Tensor, schedule: LevelSchedule) -> tuple[Tens
     if isinstance(cell, NaryTreeLSTMCell):
         return _NaryLevels.apply(wx, cell.U, plan, cell.n_ary, cell.output_gate)
     return _ChildSumLevels.apply(wx, cell.U, cell.U_f, plan, cell.output_gate)
+
+
+def _once_differentiable(backward):
+    """Like ``torch.autograd.function.once_differentiable``, but strict: a backward asked to
+    build a graph (``create_graph=True``, so grad mode is on inside it) raises at once, whether
+    or not the incoming gradients require grad (the second derivative depends on the saved
+    tensors too, which torch's decorator does not see)."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "backward with create_graph=True through the fused Tree-LSTM levels: their backward is "
+                "once_differentiable (treelstm.fused_levels has first derivatives only); for double "
+                "backward, e.g. a gradient penalty, run TreeLSTM(cell, fused=False)"
+            )
+        return backward(ctx, *grads)
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -148,7 +173,7 @@ class _NaryLevels(torch.autograd.Function):
         return h, c
 
     @staticmethod
-    @once_differentiable
+    @_once_differentiable
     def backward(ctx, dh_out: Tensor | None, dc_out: Tensor | None):
         U, gates, c, h_jl, c_jl, at = ctx.saved_tensors
         plan, N, output_gate = ctx.plan, ctx.n_ary, ctx.output_gate
@@ -204,7 +229,7 @@ class _ChildSumLevels(torch.autograd.Function):
         return h, c
 
     @staticmethod
-    @once_differentiable
+    @_once_differentiable
     def backward(ctx, dh_out: Tensor | None, dc_out: Tensor | None):
         U, U_f, gates, forget, h, c, h_tilde = ctx.saved_tensors
         plan, output_gate = ctx.plan, ctx.output_gate

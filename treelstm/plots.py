@@ -1,4 +1,8 @@
-"""Training curves drawn to a PNG: a run folder's seeds, or several run folders overlaid to compare configs."""
+"""Training curves drawn to a PNG: a run folder's seeds, or several run folders overlaid to compare configs.
+
+Figures are built with matplotlib's object-oriented API (:class:`matplotlib.figure.Figure`), never through
+pyplot: importing this module leaves the user's backend (a notebook's, say) alone.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,9 @@ from pathlib import Path
 from typing import Sequence
 
 import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-__all__ = ["plot_run", "plot_runs", "curves"]
+__all__ = ["plot_runs", "curves"]
 
 
 def _read_metrics(path: Path) -> list[dict]:
@@ -38,11 +40,6 @@ def _names(run_dirs: list[Path]) -> list[str]:
     return [f"{d.resolve().parent.name}/{n}" if names.count(n) > 1 else n for d, n in zip(run_dirs, names)]
 
 
-def plot_run(run_dir: Path) -> Path:
-    """Train loss and dev metrics per epoch, one line per seed found, to ``RUN_DIR/curves.png``; returns its path."""
-    return plot_runs([run_dir])
-
-
 def plot_runs(run_dirs: Sequence[Path], output: Path | None = None, metrics: Sequence[str] = ()) -> Path:
     """Draw :func:`curves` to a PNG; returns its path: ``output``, else ``RUN_DIR/curves.png`` for one
     run folder and ``curves.png`` in the current folder for several."""
@@ -51,11 +48,10 @@ def plot_runs(run_dirs: Sequence[Path], output: Path | None = None, metrics: Seq
     out = Path(output) if output else run_dirs[0] / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 
-def curves(run_dirs: Sequence[Path], metrics: Sequence[str] = ()) -> plt.Figure:
+def curves(run_dirs: Sequence[Path], metrics: Sequence[str] = ()) -> Figure:
     """A panel per metric, its value per epoch. One run folder: a line (and colour) per seed in it.
     Several: a colour per run folder, labelled by its name, with a line per seed in it.
 
@@ -74,8 +70,9 @@ def curves(run_dirs: Sequence[Path], metrics: Sequence[str] = ()) -> plt.Figure:
     for key in keys:
         if key not in found:
             raise ValueError(f"no run has the metric {key!r}; they have {', '.join(sorted(found))}")
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(4.2 * len(keys), 3.4))
+    axes = fig.subplots(1, len(keys), squeeze=False)
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     names = _names(run_dirs)
     for k, (name, seeds) in enumerate(zip(names, runs)):
         for s, (seed, records) in enumerate(seeds.items()):

@@ -75,5 +75,11 @@ class SentenceEncoder(nn.Module):
         if word_nodes is not None:  # only the nodes with a word have an input (e.g. constituency leaves)
             ids = ids.index_select(0, word_nodes)
         x = self.embedding(ids.to(self.embedding.weight.device))
-        h, _, *gates = self.recurrent(batch.graph, x, batch.schedule, return_gates=return_gates, x_nodes=word_nodes)
-        return h, h.index_select(0, batch.roots.to(h.device)), *gates
+        out = self.recurrent(batch.graph, x, batch.schedule, return_gates=return_gates, x_nodes=word_nodes)
+        h = out.h
+        sentences = h.index_select(0, batch.roots.to(h.device))
+        return (h, sentences, out.gates) if return_gates else (h, sentences)
+
+    def extra_repr(self) -> str:
+        layers = ", all_layers=True" if self.all_layers else ""
+        return f"cell={self.cell_name!r}, node_size={self.node_size}, out_size={self.out_size}{layers}"

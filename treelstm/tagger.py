@@ -184,3 +184,7 @@ class SequenceTagger(nn.Module):
             return scores.argmax(dim=1)
         emissions, mask = batch.padded(scores)
         return self.crf.decode(emissions, mask)[0][mask]
+
+    def extra_repr(self) -> str:
+        decoder = "crf" if self.crf is not None else "softmax"
+        return f"num_tags={self.scores.out_features}, decoder={decoder}"

@@ -78,22 +78,33 @@ def make_embedding(config: EmbeddingConfig, vocab: Vocabulary, data_root: Path |
     return pretrained_embedding(vocab, vectors, freeze=config.freeze, seed=seed, sparse=sparse)
 
 
-def _optimizers(model: nn.Module, config: Config) -> list[torch.optim.Optimizer]:
-    """The model's optimizer, with L2 on every weight but the embedding table; the table,
-    when tuned, joins it without L2 or gets plain SGD at ``embeddings.lr``."""
+def _optimizers(model: nn.Module, config: Config, table: nn.Embedding) -> list[torch.optim.Optimizer]:
+    """The model's optimizer, with L2 on every weight but the word table; the table, when tuned,
+    joins it without L2 or gets plain SGD at ``embeddings.lr``.
+
+    ``table`` is the word table the model was built with (``task.build_model(table)``), found among
+    the model's parameters by identity, not by name: other tables (the characters', the casings')
+    are ordinary weights.
+
+    Raises:
+        ValueError: ``table`` is not a module of ``model``.
+    """
     t = config.training
-    table = [p for n, p in model.named_parameters() if n.endswith("embedding.weight") and p.requires_grad]
-    rest = [p for n, p in model.named_parameters() if not n.endswith("embedding.weight") and p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not any(p is table.weight for p in model.parameters()):
+        raise ValueError("the word table is not a part of the model: build the model with it")
+    words = [p for p in params if p is table.weight]
+    rest = [p for p in params if p is not table.weight]
     groups = [{"params": rest, "weight_decay": t.weight_decay}]
-    separate = table and config.embeddings.lr is not None
-    if table and not separate:
-        groups.append({"params": table, "weight_decay": 0.0})
+    separate = words and config.embeddings.lr is not None
+    if words and not separate:
+        groups.append({"params": words, "weight_decay": 0.0})
     if t.optimizer == "sgd":
         optimizers = [torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum)]
     else:
         optimizers = [{"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam}[t.optimizer](groups, lr=t.lr)]
     if separate:
-        optimizers.append(torch.optim.SGD(table, lr=config.embeddings.lr))
+        optimizers.append(torch.optim.SGD(words, lr=config.embeddings.lr))
     return optimizers
 
 
@@ -183,7 +194,7 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
         torch.sparse.check_sparse_tensor_invariants.disable()
     embedding, coverage = make_embedding(config.embeddings, vocab, data_root, config.training.seed, sparse)
     model = task.build_model(embedding)
-    optimizers = _optimizers(model, config)
+    optimizers = _optimizers(model, config, table=embedding)
     schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + config.training.lr_decay * e))
                   for o in optimizers]
     done, earlier_seconds = (resumable.restore(run_dir, model, optimizers, schedulers, generator) if resume

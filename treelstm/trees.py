@@ -18,7 +18,9 @@ where (a 1-based position of the parent line, a token index, or a character offs
 
 Child slots: ``slot[k]`` is node ``k``'s position among its parent's children, used by the
 N-ary cell (``U_l`` for child position ``l``). Children are ranked left to right by the
-smallest node index in their subtree, which for the orders above is sentence order.
+smallest node index in their subtree, which for the orders above is sentence order. The
+graphs number their edges in (parent, slot) order, so DGL message passing delivers every
+node's children in slot order.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ class Tree:
 
     @cached_property
     def graph(self) -> dgl.DGLGraph:
-        """The DGLGraph, edges child -> parent, ``edata["slot"]`` the child's slot."""
+        """The DGLGraph, edges child -> parent, ``edata["slot"]`` the child's slot; edge ids
+        in (parent, slot) order, so DGL's mailboxes list each node's children in order (see :func:`batch`)."""
         return batch([self])
 
 
@@ -377,8 +380,9 @@ def chains(lengths: Sequence[int]) -> dgl.DGLGraph:
     """The batched graph of chains of the given lengths, built without a Tree per chain.
 
     Equal to ``batch([chain(n) for n in lengths])``: chain ``b`` occupies the nodes
-    ``offset_b .. offset_b + n_b - 1`` with edges ``t - 1 -> t``. For many short sequences
-    (the characters of every word in a batch).
+    ``offset_b .. offset_b + n_b - 1`` with edges ``t - 1 -> t``, numbered by parent (each
+    node has at most one child, so edge-id order is (parent, slot) order as in :func:`batch`).
+    For many short sequences (the characters of every word in a batch).
 
     Example:
         >>> chains([3, 1, 2]).edges()
@@ -403,6 +407,11 @@ def batch(trees: Iterable[Tree]) -> dgl.DGLGraph:
 
     Equivalent to ``dgl.batch([t.graph for t in trees])`` (node ``i`` of tree ``b`` is
     node ``offset_b + i``) but without building a graph per tree.
+
+    Edges are numbered in (parent, slot) order, so edge-id order is child order: DGL hands a
+    reduce function its messages in edge-id order, hence ``nodes.mailbox[...][:, l]`` is
+    every node's child in slot ``l`` (the left child first in a binary tree), as
+    DGL-style message-passing code (e.g. DGL's own Tree-LSTM example cell) expects.
     """
     trees = list(trees)
     if not trees:
@@ -413,6 +422,7 @@ def batch(trees: Iterable[Tree]) -> dgl.DGLGraph:
     slots = np.concatenate([t.slots for t in trees])
     shifted = parents + np.repeat(offsets, sizes)
     child = np.flatnonzero(parents >= 0)
+    child = child[np.lexsort((slots[child], shifted[child]))]  # edge ids in (parent, slot) order
     graph = dgl.graph(
         (torch.from_numpy(child), torch.from_numpy(shifted[child])), num_nodes=int(sizes.sum())
     )

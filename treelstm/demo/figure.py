@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure  # not pyplot: the user's backend is left alone
 
 __all__ = ["plot"]
 
@@ -20,7 +17,8 @@ def plot(results: dict, out: Path) -> Path:
     Returns ``out``."""
     settings, models = results["settings"], results["models"]
     d = np.array(settings["test_distances"])
-    fig, (acc_ax, grad_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    acc_ax, grad_ax = fig.subplots(1, 2)
     for ax in (acc_ax, grad_ax):
         ax.axvspan(settings["min_distance"], settings["max_distance"], color="0.92", zorder=0)
         ax.set_xlabel("distance d: words between the subject and its verb")
@@ -52,5 +50,4 @@ def plot(results: dict, out: Path) -> Path:
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
-    plt.close(fig)
     return out
