@@ -23,12 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from matplotlib.figure import Figure
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tree_models import Contender, optimizer, train_step  # noqa: E402
@@ -110,7 +107,8 @@ def main(argv: list[str] | None = None) -> dict:
     for name, values in batch.items():
         print(f"| {name} (trees/s) | " + " | ".join(f"{v:,.0f}" for v in values) + " |")
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    left, right = fig.subplots(1, 2)
     colours = dict(zip(CONTENDERS, ["tab:blue", "tab:orange", "tab:green"]))
     for (name, shape), values in depth.items():
         left.plot(leaves, values, marker="o", color=colours[name], linestyle="-" if shape == "balanced" else "--",
@@ -129,7 +127,6 @@ def main(argv: list[str] | None = None) -> dict:
     fig.tight_layout()
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.output, dpi=120)
-    plt.close(fig)
     print(f"\nwrote {args.output}")
     return {"depth": depth, "batch": batch}
 
