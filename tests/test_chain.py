@@ -1,6 +1,8 @@
 """ChainLSTM equals torch.nn.LSTM, forward and gradients, on both of its paths; their state dicts
 load both ways; a seed draws the same weights as the cells used to."""
 
+import copy
+
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_sequence, pad_packed_sequence
@@ -83,6 +85,8 @@ def test_state_dicts_load_both_ways_between_chain_lstm_and_torch_lstm(num_layers
         ref_out, ref_h, ref_c = reference(lstm, x, LENGTHS)
         assert torch.allclose(out, ref_out, atol=1e-12) and torch.allclose(h_n, ref_h, atol=1e-12)
         assert torch.allclose(c_n, ref_c, atol=1e-12)
+    assert list(chain.state_dict()) == list(lstm.state_dict())  # the cells' path adds no parameters
+    assert torch.equal(copy.deepcopy(chain)(graph, x)[0], chain(graph, x)[0])
 
     other = treelstm.ChainLSTM(6, 4, num_layers=num_layers, bidirectional=bidirectional).double()
     lstm.load_state_dict(other.state_dict())  # ChainLSTM -> nn.LSTM

@@ -249,7 +249,7 @@ class NaryTreeLSTMCell(TreeCell):
         h_k, c_k = children
         n, H, N = wx.shape[0], self.hidden_size, self.n_ary
         at = parent * N + slot  # row of child (j, l) in the (n*N, H) layout below
-        carried = 0.0
+        carried: Tensor | float = 0.0
         if len(h_k):  # a level of leaves has no recurrent terms
             h_jl = wx.new_zeros(n * N, H).index_copy(0, at, h_k).view(n, N * H)  # missing child = 0
             c_jl = wx.new_zeros(n * N, H).index_copy(0, at, c_k).view(n, N, H)

@@ -169,8 +169,7 @@ class ChainLSTM(nn.LSTM):
         for layer in range(self.num_layers):
             if layer:
                 x = F.dropout(x, self.dropout, self.training)
-            with torch.device("meta"):  # the cells' structure only: their parameters come from ours
-                levels = _Levels(ChainLSTMCell(x.shape[1], self.hidden_size))
+            levels = self._levels(x.shape[1])
             outputs = []
             for direction, plan in enumerate([schedule, schedule.reverse()][:D]):
                 params = {f"cell.{name}": value for name, value in self.cell_parameters(layer, direction).items()}
@@ -180,6 +179,15 @@ class ChainLSTM(nn.LSTM):
                 c_n.append(c.index_select(0, ends[direction]))
             x = torch.cat(outputs, dim=1)
         return x, (torch.stack(h_n), torch.stack(c_n))
+
+    def _levels(self, input_size: int) -> _Levels:
+        """A cell on the meta device run over a schedule: the cells' structure, without parameters
+        of its own (they come from ours through functional_call). Kept out of the module tree."""
+        templates = self.__dict__.setdefault("_templates", {})
+        if input_size not in templates:
+            with torch.device("meta"):
+                templates[input_size] = _Levels(ChainLSTMCell(input_size, self.hidden_size))
+        return templates[input_size]
 
     def _fused(self, x: Tensor, schedule: LevelSchedule):
         order, batch_sizes, packing, chain_rank = _packed_layout(schedule)

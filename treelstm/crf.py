@@ -83,6 +83,10 @@ class CRF(nn.Module):
         [0, 0]
     """
 
+    allowed: Tensor
+    allowed_start: Tensor
+    allowed_end: Tensor
+
     def __init__(
         self,
         num_tags: int,

@@ -17,7 +17,7 @@ through the cells instead, which double backward (second derivatives) needs.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
@@ -77,10 +77,11 @@ def run_levels(
         wx = cell.project(x.index_select(0, s.order))  # every node's W x + b, level order
     else:
         rows = s.position.index_select(0, x_nodes.to(x.device))
-        b = cell.b if isinstance(cell, TreeCell) else cell.project(x.new_zeros(1, x.shape[1]))[0]
-        wx = b.expand(s.num_nodes, -1).contiguous().index_copy_(0, rows, cell.project(x))
+        bias = cell.b if isinstance(cell, TreeCell) else cell.project(x.new_zeros(1, x.shape[1]))[0]
+        wx = bias.expand(s.num_nodes, -1).contiguous().index_copy_(0, rows, cell.project(x))
     if _fuse(cell, fused, return_gates):
-        return tuple(state.index_select(0, s.position) for state in fused_levels.run_fused(cell, wx, s)), {}
+        fused_states = fused_levels.run_fused(cast(TreeCell, cell), wx, s)  # _fuse checked the cell's class
+        return tuple(state.index_select(0, s.position) for state in fused_states), {}
     n, H = wx.shape[0], cell.hidden_size
     states = [wx.new_zeros(n, H) for _ in cell.state_names]
     gates: dict[str, list[Tensor]] = {}

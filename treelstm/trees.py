@@ -343,7 +343,7 @@ def binarize(tree: Tree) -> Tree:
 def _lift_crossing_arcs(heads: np.ndarray) -> np.ndarray:
     """``heads`` with every crossing arc lifted (shortest first) to its head's head until none cross."""
     heads = heads.copy()
-    while crossing := [d for d in np.flatnonzero(heads >= 0) if not _covers(heads, heads[d], d)]:
+    while crossing := [d for d in np.flatnonzero(heads >= 0).tolist() if not _covers(heads, int(heads[d]), d)]:
         d = min(crossing, key=lambda d: abs(d - heads[d]))
         heads[d] = heads[heads[d]]
     return heads
