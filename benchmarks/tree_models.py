@@ -7,7 +7,7 @@ sentiment task's loss. What differs is how the recurrent part runs:
 
 * ``fast``: :class:`treelstm.TreeLSTM` in its fast mode (level schedule; the LSTM cells' level loop
   as one autograd Function with a hand-written backward; only nodes with a word projected), as
-  :class:`treelstm.sentence.SentenceEncoder` runs it;
+  :class:`treelstm.models.sentence.SentenceEncoder` runs it;
 * ``dgl``: the same cell in ``mode="dgl"``: ``dgl.prop_nodes`` over the topological frontiers with
   message and reduce functions, the way DGL's own Tree-LSTM example runs;
 * ``recursion``: one tree at a time, each node computed after its children by a recursive
@@ -30,8 +30,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_sequence
 
 from treelstm import ChildSumTreeLSTMCell, NaryTreeLSTMCell, TreeLSTM
-from treelstm.batch import TreeBatch
-from treelstm.embeddings import Vocabulary
+from treelstm.models.batch import TreeBatch
+from treelstm.text.embeddings import Vocabulary
 from treelstm.trees import Tree
 
 CONTENDERS = ("fast", "dgl", "recursion", "nn.LSTM")
@@ -80,7 +80,7 @@ class Contender(nn.Module):
             return self.lstm(x)[0].data
         if self.name == "recursion":
             return torch.cat([tree.run(self.tree.cell, self.embedding) for tree in inputs])
-        ids, word_nodes = inputs.token_ids, inputs.word_nodes  # as treelstm.sentence.SentenceEncoder runs it
+        ids, word_nodes = inputs.token_ids, inputs.word_nodes  # as treelstm.models.sentence.SentenceEncoder runs it
         if word_nodes is not None:
             ids = ids.index_select(0, word_nodes)
         return self.tree(inputs.graph, self.embedding(ids), inputs.schedule, x_nodes=word_nodes).h

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tree_models import Contender, optimizer, train_step  # noqa: E402
 from tree_speed import _slots, random_binary  # noqa: E402
 
-from treelstm.embeddings import Vocabulary  # noqa: E402
+from treelstm.text.embeddings import Vocabulary  # noqa: E402
 from treelstm.trees import Tree  # noqa: E402
 
 CONTENDERS = ("fast", "dgl", "nn.LSTM")

@@ -47,7 +47,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tree_models import CONTENDERS, Contender, infer_step, optimizer, train_step  # noqa: E402
 
-from treelstm.embeddings import Vocabulary  # noqa: E402
+from treelstm.text.embeddings import Vocabulary  # noqa: E402
 from treelstm.trees import Tree  # noqa: E402
 
 CELLS = {"sst": "nary", "sick": "childsum"}

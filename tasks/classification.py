@@ -24,15 +24,16 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from treelstm.batch import TreeBatch
-from treelstm.embeddings import Vocabulary
-from treelstm.explain import Explanation, explain_trees
-from treelstm.heads import Classifier
-from treelstm.labels import Labels
-from treelstm.metrics import classification_metrics
-from treelstm.sentence import SentenceEncoder
-from treelstm.text_tasks import EncoderConfig, TextData, TextTask, check_texts, symbol
+from treelstm.errors import UserError
+from treelstm.models.batch import TreeBatch
+from treelstm.models.sentence import SentenceEncoder
+from treelstm.nn.heads import Classifier
+from treelstm.runner.labels import Labels
+from treelstm.runner.metrics import classification_metrics
+from treelstm.runner.text_tasks import EncoderConfig, TextData, TextTask, check_texts, symbol
+from treelstm.text.embeddings import Vocabulary
 from treelstm.trees import Tree, from_ptb
+from treelstm.viz.explanation import Explanation, explain_trees
 
 
 class ClassificationData(TextData):
@@ -168,7 +169,7 @@ class Classification(TextTask):
         text or a PTB tree (``tree``: read as it is by constituency models, its words parsed for
         others); the prediction is the root's, among the labels texts are predicted as."""
         if pair is not None:
-            raise ValueError("this model classifies one text: give text (--text) or a PTB tree (--tree), not a pair")
+            raise UserError("this model classifies one text: give text (--text) or a PTB tree (--tree), not a pair")
         sentence = self._explained_tree(text, tree)
         model.eval()
         (explained,) = explain_trees(model.encoder, vocab, [sentence],
@@ -181,7 +182,7 @@ class Classification(TextTask):
 
     def _explained_tree(self, text: str | None, ptb: str | None) -> Tree:
         from treelstm.data.parsed import ptb_words
-        from treelstm.parsing import parse
+        from treelstm.text.parsing import parse
 
         if ptb is None:
             check_texts([text], lambda _: "text")
@@ -189,7 +190,7 @@ class Classification(TextTask):
         try:
             tree = from_ptb(ptb)
         except ValueError as error:
-            raise ValueError(f"tree: {error}") from None
+            raise UserError(f"tree: {error}") from None
         if self.config.data.tree_kind() == "constituency":
             return tree
         words = ptb_words(tree)

@@ -4,8 +4,8 @@ Sentences come from CoNLL column files, a Hugging Face dataset, or the CoNLL-200
 tags may be IOB1, IOB2 or IOBES (``data.tag_scheme``, detected by default) and are converted to the
 scheme the model is trained on (``model.tag_scheme``, IOBES by default). The entity types are read
 from the training data and saved with the checkpoint. The model is a
-:class:`~treelstm.tagger.SequenceTagger`: word vectors looked up lowercased, casing features, a
-character BiLSTM or CNN (``model.chars``), a bidirectional :class:`~treelstm.chain.ChainLSTM` and a CRF
+:class:`~treelstm.models.tagger.SequenceTagger`: word vectors looked up lowercased, casing features, a
+character BiLSTM or CNN (``model.chars``), a bidirectional :class:`~treelstm.nn.chain.ChainLSTM` and a CRF
 constrained to the scheme's valid transitions (or a softmax, ``model.crf: false``). Predictions are
 scored as entities by seqeval (conlleval's micro-averaged precision, recall and F1, and F1 per type),
 whatever the schemes.
@@ -27,14 +27,15 @@ from pydantic import Field
 from seqeval.metrics import classification_report
 from torch import Tensor, nn
 
-from treelstm.characters import CharCNN, CharLSTM
-from treelstm.config import Section
-from treelstm.crf import CRF
 from treelstm.data.sources import DataConfig, read_source
-from treelstm.embeddings import Vocabulary
-from treelstm.tagger import SequenceTagger, TaggedBatch
-from treelstm.tags import allowed_transitions, convert, spans, split_tag, tag_names
-from treelstm.task import Task
+from treelstm.errors import UserError
+from treelstm.models.tagger import SequenceTagger, TaggedBatch
+from treelstm.nn.characters import CharCNN, CharLSTM
+from treelstm.nn.crf import CRF
+from treelstm.runner.config import Section
+from treelstm.runner.task import Task
+from treelstm.text.embeddings import Vocabulary
+from treelstm.text.tags import allowed_transitions, convert, spans, split_tag, tag_names
 
 
 class NerData(DataConfig):
@@ -116,7 +117,7 @@ class NamedEntities(Task):
             for tag in tags:
                 kind = split_tag(tag, "iobes")[1]
                 if kind and kind not in known:
-                    raise ValueError(f"{split} sentence {k}: the entity type {kind!r} is not in the training data "
+                    raise UserError(f"{split} sentence {k}: the entity type {kind!r} is not in the training data "
                                      f"({', '.join(self.types)})")
             trained = convert(tags, self.source_scheme, self.scheme)
             examples.append(TaggedSentence(tuple(tokens), tuple(ids[t] for t in trained),
@@ -168,7 +169,7 @@ class NamedEntities(Task):
         ``{"text", "start", "end", "tag"}``, tags in IOB2), and ``warnings`` (an empty text, a
         sentence of unknown words).
         """
-        from treelstm.parsing import load_tokenizer, sentences_of
+        from treelstm.text.parsing import load_tokenizer, sentences_of
 
         results, todo = [], []
         for k, (text, sents) in enumerate(zip(texts, sentences_of(texts, load_tokenizer(self.config.data.language)))):

@@ -3,7 +3,7 @@
 Each text is encoded by the configured sentence encoder (a Child-Sum Tree-LSTM over spaCy's
 dependency parse, say, or a chain LSTM over the same tokens); Tai et al.'s comparison features
 ``h_L * h_R`` and ``|h_L - h_R|`` feed a sigmoid layer and a K-way softmax
-(:class:`~treelstm.heads.SimilarityHead`). The labels are read from the training data (text or
+(:class:`~treelstm.nn.heads.SimilarityHead`). The labels are read from the training data (text or
 numbers; ``data.labels`` fixes their order). Metrics: accuracy (dev selection), macro-F1 and the F1
 of each label (``f1_LABEL``).
 """
@@ -15,10 +15,10 @@ from typing import Sequence
 import torch.nn.functional as F
 from torch import Tensor
 
-from treelstm.explain import Explanation
-from treelstm.labels import Labels
-from treelstm.metrics import classification_metrics
-from treelstm.text_tasks import Pair, PairBatch, PairModel, PairTask, TextData, symbol
+from treelstm.runner.labels import Labels
+from treelstm.runner.metrics import classification_metrics
+from treelstm.runner.text_tasks import Pair, PairBatch, PairModel, PairTask, TextData, symbol
+from treelstm.viz.explanation import Explanation
 
 
 class PairClassificationData(TextData):

@@ -19,9 +19,10 @@ from pydantic import Field
 from scipy.stats import pearsonr, spearmanr
 from torch import Tensor
 
-from treelstm.explain import Explanation
+from treelstm.errors import UserError
 from treelstm.notes import note
-from treelstm.text_tasks import Pair, PairBatch, PairModel, PairModelConfig, PairTask, TextData
+from treelstm.runner.text_tasks import Pair, PairBatch, PairModel, PairModelConfig, PairTask, TextData
+from treelstm.viz.explanation import Explanation
 
 
 def target_distribution(scores: Tensor, num_classes: int = 5) -> Tensor:
@@ -59,7 +60,7 @@ class PairRegression(PairTask):
         scores = np.asarray(train["score"], dtype=np.float64)
         self.range = tuple(given) if given else (float(scores.min()), float(scores.max()))
         if not self.range[0] < self.range[1]:
-            raise ValueError(f"data: the score range must be lo < hi, got {list(self.range)}")
+            raise UserError(f"data: the score range must be lo < hi, got {list(self.range)}")
 
     def state(self) -> dict:
         return {"score_range": list(self.range)}

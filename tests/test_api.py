@@ -7,15 +7,15 @@ from conftest import random_parents_line, random_ptb
 from torch import nn
 
 import treelstm
-from treelstm import fused_levels, trees
-from treelstm.characters import CharCNN, CharLSTM
-from treelstm.crf import CRF
-from treelstm.encoder import TreeLSTMOutput
-from treelstm.heads import Classifier, SimilarityHead
-from treelstm.sentence import SentenceEncoder
-from treelstm.tagger import SequenceTagger
-
 from tests.test_cells import CELLS, forest_for
+from treelstm import trees
+from treelstm.models.sentence import SentenceEncoder
+from treelstm.models.tagger import SequenceTagger
+from treelstm.nn import fused_levels
+from treelstm.nn.characters import CharCNN, CharLSTM
+from treelstm.nn.crf import CRF
+from treelstm.nn.encoder import TreeLSTMOutput
+from treelstm.nn.heads import Classifier, SimilarityHead
 
 LSTM_CELLS = [name for name in CELLS if "gru" not in name]
 

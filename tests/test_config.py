@@ -2,7 +2,7 @@
 
 import pytest
 
-from treelstm.config import ConfigError, load_config
+from treelstm.runner.config import ConfigError, load_config
 
 
 def write(tmp_path, text):

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from treelstm.data.conll import read_conll, read_conll2003
-from treelstm.tags import spans, to_tags
+from treelstm.text.tags import spans, to_tags
 
 SAMPLE = [
     "-DOCSTART- -X- O O",

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from treelstm.crf import CRF, PENALTY
+from treelstm.nn.crf import CRF, PENALTY
 
 T = 3
 LENGTHS = [4, 1, 3, 2]

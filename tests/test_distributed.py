@@ -10,9 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from treelstm import cli, training
-from treelstm.config import ConfigError, load_config
-from treelstm.distributed import Ranks
+from treelstm import cli
+from treelstm.runner import training
+from treelstm.runner.config import ConfigError, load_config
+from treelstm.runner.distributed import Ranks
 
 ROOT = Path(__file__).resolve().parents[1]
 

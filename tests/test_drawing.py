@@ -6,13 +6,13 @@ import xml.etree.ElementTree as ET
 import matplotlib
 import numpy as np
 import pytest
+from conftest import random_ptb
 from matplotlib.collections import PathCollection
 from PIL import Image
 
-from conftest import random_ptb
 from treelstm import trees
-from treelstm.drawing import draw, figure, layout, output_paths
-from treelstm.explain import ExplainedTree, Explanation
+from treelstm.viz.drawing import draw, figure, layout, output_paths
+from treelstm.viz.explanation import ExplainedTree, Explanation
 
 CLASSES = ("very negative", "negative", "neutral", "positive", "very positive")
 

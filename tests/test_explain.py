@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import SST_CONFIG, write_msrp, write_sick, write_sst, write_vectors
+
 from treelstm import cli
-from treelstm.batch import TreeBatch
-from treelstm.encoder import TreeLSTM
-from treelstm.explain import explain
-from treelstm.parsing import parse
-from treelstm.predict import load
+from treelstm.models.batch import TreeBatch
+from treelstm.nn.encoder import TreeLSTM
+from treelstm.runner.predict import explain, load
+from treelstm.text.parsing import parse
 from treelstm.trees import binarize
 from treelstm_tasks.classification import TextBatch as SentenceBatch
 

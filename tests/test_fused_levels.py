@@ -1,13 +1,13 @@
-"""The hand-written backward of treelstm.fused_levels against autograd through the cells."""
+"""The hand-written backward of treelstm.nn.fused_levels against autograd through the cells."""
 
 import pytest
 import torch
 
 import treelstm
-from treelstm import fused_levels, trees
-from treelstm.cells import ChildSumTreeGRUCell
-
 from tests.test_cells import CELLS, forest_for
+from treelstm import trees
+from treelstm.nn import fused_levels
+from treelstm.nn.cells import ChildSumTreeGRUCell
 
 
 @pytest.mark.parametrize("name", [n for n in CELLS if "gru" not in n])

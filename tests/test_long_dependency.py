@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from treelstm import cli, trees
-from treelstm.cells import ChildSumTreeGRUCell
 from treelstm.demo.agreement import ADVERBS, PLURAL, SINGULAR, VERB, VOCABULARY, generate, sentence
 from treelstm.demo.gradients import first_token_gradient
 from treelstm.demo.long_dependency import buckets, table
 from treelstm.demo.models import MODELS, AgreementBatch, AgreementModel
-from treelstm.encoder import TreeLSTM
+from treelstm.nn.cells import ChildSumTreeGRUCell
+from treelstm.nn.encoder import TreeLSTM
 
 
 @pytest.fixture(scope="module")

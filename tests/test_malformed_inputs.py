@@ -4,8 +4,8 @@ helps) and what was expected. Odd but valid inputs (CRLF, a byte-order mark, any
 and 1,200-token sentences) train."""
 
 import pytest
-
 from conftest import SST_CONFIG
+
 from treelstm import cli
 
 SICK = "sick/treelstm/dev"

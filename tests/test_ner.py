@@ -7,12 +7,12 @@ import torch
 from torch import nn
 
 from treelstm import cli, trees
-from treelstm.characters import CharCNN, CharLSTM, char_ids
-from treelstm.config import load_config
-from treelstm.crf import CRF
-from treelstm.embeddings import Vocabulary
-from treelstm.tagger import SequenceTagger, TaggedBatch
-from treelstm.task import get_task
+from treelstm.models.tagger import SequenceTagger, TaggedBatch
+from treelstm.nn.characters import CharCNN, CharLSTM, char_ids
+from treelstm.nn.crf import CRF
+from treelstm.runner.config import load_config
+from treelstm.runner.task import get_task
+from treelstm.text.embeddings import Vocabulary
 
 
 def run(*argv):
@@ -157,8 +157,8 @@ def test_ner_train_evaluate_and_predict(ner_checkpoint, data_root, tmp_path, cap
 def test_python_api_and_spacy_doc(ner_checkpoint):
     import spacy
 
-    from treelstm.parsing import set_entities
-    from treelstm.predict import load
+    from treelstm.runner.predict import load
+    from treelstm.text.parsing import set_entities
 
     tagger = load(ner_checkpoint)
     text = "Alice met Bob Smith in Paris."

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from treelstm.config import Config, parse_config
-from treelstm.training import _optimizers
+from treelstm.runner.config import Config, parse_config
+from treelstm.runner.training import _optimizers
 
 
 def config(embeddings=None, **training) -> Config:

@@ -14,7 +14,7 @@ import yaml
 from treelstm import cli
 from treelstm.data.sources import FILE_FORMATS, FORMAT_KEYS
 from treelstm.notes import note
-from treelstm.task import task_class
+from treelstm.runner.task import task_class
 
 DATA = {name: task_class(name).Data for name in ("ner", "classification", "pair-classification", "pair-regression")}
 TEXT_TASKS = ["classification", "pair-classification", "pair-regression"]
@@ -357,8 +357,8 @@ def test_prepare_prints_the_sizes_and_train_parses_nothing_again(tmp_path, capsy
     def no_parsing(*args, **kwargs):
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr("treelstm.parsing.parse", no_parsing)
-    monkeypatch.setattr("treelstm.parsing.tokenize", no_parsing)
+    monkeypatch.setattr("treelstm.text.parsing.parse", no_parsing)
+    monkeypatch.setattr("treelstm.text.parsing.tokenize", no_parsing)
     trained(capsys, cfg, tmp_path / "runs")
     assert sorted(cache.iterdir()) == files
 
@@ -416,7 +416,7 @@ def test_a_key_the_format_does_not_read_is_an_error(tmp_path, capsys, task, form
 
 @pytest.mark.parametrize("task, form", [(t, f) for t, c in DATA.items() for f in c.formats if f in BASE])
 def test_a_key_at_its_default_is_no_error(tmp_path, task, form):
-    from treelstm.config import load_config
+    from treelstm.runner.config import load_config
 
     data = {"format": form, **BASE[form], "encoding": "utf-8", "header": "auto", "quoting": "auto", "split_seed": 0}
     load_config(config_of(tmp_path, task, data))  # said, but at their defaults: not an error
@@ -577,8 +577,8 @@ def test_a_training_label_missing_from_data_labels(tmp_path, capsys):
 # ---------------------------------------------------------------- 5. no dev file
 
 def test_the_held_out_dev_is_the_same_every_time_and_said_once(tmp_path, capsys):
-    from treelstm.config import load_config
-    from treelstm.task import get_task
+    from treelstm.runner.config import load_config
+    from treelstm.runner.task import get_task
 
     folder = tmp_path / "mine"
     write(folder / "train.jsonl", "".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in labelled(30, 1)))

@@ -3,10 +3,10 @@ one-line errors. Every fixture file is written here into tmp_path."""
 
 import pytest
 
-from treelstm.data.common import read_lines, read_text, require, require_file
 from treelstm.data.conll import read_conll_columns
 from treelstm.data.table import read_table
-from treelstm.tags import detect_scheme, spans, split_tag
+from treelstm.files import read_lines, read_text, require, require_file
+from treelstm.text.tags import detect_scheme, spans, split_tag
 
 HINT = "; if the file is in another encoding, set data.encoding (e.g. encoding: latin-1)"
 

@@ -22,7 +22,7 @@ def test_the_guard_sees_an_import():
 
 
 def test_import_treelstm_in_a_fresh_interpreter():
-    code = "import treelstm, treelstm.embeddings; print(treelstm.TreeLSTM.__name__)"
+    code = "import treelstm, treelstm.text.embeddings; print(treelstm.TreeLSTM.__name__)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "TreeLSTM"

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from treelstm import cli
-from treelstm.plots import curves
+from treelstm.viz.plots import curves
 
 
 def run(*argv):
@@ -87,7 +87,7 @@ def test_importing_the_drawing_modules_leaves_the_backend_alone():
     :class:`~matplotlib.figure.Figure` objects); a fresh interpreter, since pytest's may have imported pyplot."""
     code = (
         "import sys, matplotlib; matplotlib.use('svg'); "
-        "import treelstm.plots, treelstm.drawing, treelstm.demo.figure, treelstm.cli; "
+        "import treelstm.viz.plots, treelstm.viz.drawing, treelstm.demo.figure, treelstm.cli; "
         "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
         "assert 'matplotlib.pyplot' not in sys.modules"
     )
@@ -98,7 +98,7 @@ def test_importing_the_drawing_modules_leaves_the_backend_alone():
 def test_curves_draw_without_pyplot(tmp_path):
     from matplotlib.figure import Figure
 
-    from treelstm.plots import plot_runs
+    from treelstm.viz.plots import plot_runs
 
     assert isinstance(curves([write_run(tmp_path / "r", seeds=1)]), Figure)
     out = plot_runs([tmp_path / "r"])

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from treelstm import __version__, cli
-from treelstm.checkpoint import VersionWarning, load_checkpoint, save_checkpoint
+from treelstm.runner import seeds
+from treelstm.runner.checkpoint import VersionWarning, load_checkpoint, save_checkpoint
 
 
 def run(*argv):
@@ -125,7 +126,7 @@ def test_a_broken_meta_file_is_named(checkpoint, text, message):
 
 SAVER = """
 import sys, torch
-from treelstm.checkpoint import load_checkpoint, save_checkpoint
+from treelstm.runner.checkpoint import load_checkpoint, save_checkpoint
 task, model, vocab, meta = load_checkpoint(sys.argv[1])
 for k in range(1, 10**9):
     with torch.no_grad():
@@ -309,22 +310,22 @@ def test_a_resume_state_carrying_a_pickled_payload_is_refused(data_root, configs
 
 
 def test_reproduce_resumes_an_interrupted_run_of_the_same_config(data_root, configs, tmp_path, monkeypatch):
-    from treelstm import training
-    from treelstm.config import load_config
+    from treelstm.runner import training
+    from treelstm.runner.config import load_config
     from treelstm_tasks.classification import Classification as Sentiment
 
     config = load_config(configs / "sst.yaml", ["training.epochs=3"])
-    cli.run_seeds([config], 1, data_root, tmp_path / "whole", 1)
+    seeds.run_seeds([config], 1, data_root, tmp_path / "whole", 1)
     interrupt_at(monkeypatch, Sentiment, 11)
     with pytest.raises(KeyboardInterrupt):
-        cli.run_seeds([config], 1, data_root, tmp_path / "cut", 1)
+        seeds.run_seeds([config], 1, data_root, tmp_path / "cut", 1)
     monkeypatch.undo()
     run_dir = tmp_path / "cut" / "tiny-sst" / "seed-1"
     other = config.model_copy(update={"training": config.training.model_copy(update={"lr": 0.04})})
-    assert cli._resumable(config, run_dir) and not cli._resumable(other, run_dir)
+    assert seeds._resumable(config, run_dir) and not seeds._resumable(other, run_dir)
     resumed, train = [], training.train
     monkeypatch.setattr(training, "train",
                         lambda *args, **kwargs: resumed.append(kwargs["resume"]) or train(*args, **kwargs))
-    cli.run_seeds([config], 1, data_root, tmp_path / "cut", 1)
+    seeds.run_seeds([config], 1, data_root, tmp_path / "cut", 1)
     assert resumed == [True]
     same_numbers(run_dir, tmp_path / "whole" / "tiny-sst" / "seed-1")

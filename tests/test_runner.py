@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from treelstm import cli
-from treelstm.checkpoint import load_checkpoint
+from treelstm.runner.checkpoint import load_checkpoint
 
 
 def run(*argv):
@@ -115,7 +115,7 @@ def test_reproduce_prints_ours_beside_the_paper(data_root, configs, tmp_path, mo
     def no_training(*args, **kwargs):
         raise AssertionError("finished runs must be reused")
 
-    monkeypatch.setattr("treelstm.training.train", no_training)
+    monkeypatch.setattr("treelstm.runner.training.train", no_training)
     assert run("reproduce", "tiny", "--seeds", 2, "--jobs", 1, "--set", "training.epochs=1", "--data-dir", data_root,
                "--runs-dir", tmp_path / "runs") == 0
     table = out[out.index("### Tiny table"):]
@@ -168,7 +168,7 @@ def test_paraphrase_task(data_root, tmp_path, overrides, monkeypatch):
 
 
 def test_classification_metrics():
-    from treelstm.metrics import classification_metrics
+    from treelstm.runner.metrics import classification_metrics
 
     scores = classification_metrics([1, 1, 0, 0, 1], [1, 0, 0, 1, 1], ["no", "yes"])
     assert scores["accuracy"] == pytest.approx(0.6)
@@ -224,7 +224,7 @@ def test_predict_pairs_files_errors_and_the_python_api(msrp_checkpoint, tmp_path
     assert run("predict", checkpoint) == 2
     assert "give either --pair" in capsys.readouterr().err
 
-    from treelstm.predict import load
+    from treelstm.runner.predict import load
 
     (result,) = load(checkpoint)([("The dog runs.", "A dog is running.")])
     assert result["probability"] == pytest.approx(float(probability), abs=1e-4) and result["warnings"] == []

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from treelstm.config import Config, parse_config
-from treelstm.training import _optimizers, sparse_table
+from treelstm.runner.config import Config, parse_config
+from treelstm.runner.training import _optimizers, sparse_table
 
 
 def config(**training) -> Config:

@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from treelstm.tags import SCHEMES, allowed_transitions, convert, spans, to_tags
+from treelstm.text.tags import SCHEMES, allowed_transitions, convert, spans, to_tags
 
 SCHEME_NAMES = sorted(SCHEMES)
 

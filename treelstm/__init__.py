@@ -9,7 +9,7 @@
     torch.Size([6, 30])
 """
 
-from treelstm.cells import (
+from treelstm.nn.cells import (
     ChainLSTMCell,
     ChildSumTreeGRUCell,
     ChildSumTreeLSTMCell,
@@ -17,9 +17,9 @@ from treelstm.cells import (
     TreeCell,
     TreeCellProtocol,
 )
-from treelstm.chain import ChainLSTM
-from treelstm.encoder import TreeLSTM, TreeLSTMOutput
-from treelstm.schedule import LevelSchedule
+from treelstm.nn.chain import ChainLSTM
+from treelstm.nn.encoder import TreeLSTM, TreeLSTMOutput
+from treelstm.trees.schedule import LevelSchedule
 
 __version__ = "0.2.0"
 

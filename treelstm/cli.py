@@ -21,21 +21,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from importlib import resources
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
 
 import yaml
-from tqdm import tqdm
 
-from treelstm.config import Config, ConfigError, load_config
+from treelstm.errors import UserError
+from treelstm.runner.config import ConfigError, load_config
+from treelstm.runner.seeds import run_seeds, short_metrics, stored_config
+from treelstm.runner.tables import render_table, summarize
 
 # configs/papers.yaml and the configs it names: package data of ``treelstm_configs`` (the folder
 # configs/, mapped in pyproject.toml), so found the same way from a wheel and from an editable checkout.
@@ -51,89 +50,6 @@ def _data_root(args) -> Path | None:
     if not Path(root).is_dir():
         raise FileNotFoundError(f"data root {root} is not a folder")
     return Path(root)
-
-
-def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, rerun: bool = False) -> dict:
-    """Train one run, or reuse its results when ``run_dir`` holds a finished run of the same config
-    (unless ``rerun``); a killed or interrupted run of the same config is resumed."""
-    from treelstm.training import train
-
-    result = None if rerun else _finished(config, run_dir)
-    resume = not rerun and _resumable(config, run_dir)
-    return result or train(config, data_root, run_dir, progress=progress, resume=resume) | {"run_dir": str(run_dir)}
-
-
-def _finished(config: Config, run_dir: Path) -> dict | None:
-    """The results of a finished run of ``config`` in ``run_dir``, if there is one."""
-    done = run_dir / "test_metrics.json"
-    if done.exists() and _stored_config(run_dir) == config:
-        return json.loads(done.read_text(encoding="utf-8")) | {"run_dir": str(run_dir), "reused": True}
-    return None
-
-
-def _resumable(config: Config, run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds the resumable state of an unfinished run of ``config``."""
-    from treelstm import resume
-    from treelstm.checkpoint import settled
-
-    return settled(resume.folder(run_dir)).is_dir() and _stored_config(run_dir) == config
-
-
-def _stored_config(run_dir: Path) -> Config:
-    """The config a run folder was trained with (keys added since then take their defaults)."""
-    return load_config(run_dir / "config.yaml")
-
-
-def run_seeds(
-    configs: list[Config], seeds: int | Sequence[int], data_root: Path, runs_dir: Path, jobs: int, rerun: bool = False,
-    finished_only: bool = False,
-) -> list[list[dict]]:
-    """Train every config with ``seeds`` seeds (seed, seed+1, ...; one count for all or one per
-    config), ``jobs`` runs at a time.
-
-    A run whose folder already holds a finished run of the same config is reused, unless ``rerun``;
-    with ``finished_only``, nothing is trained and only such runs are returned."""
-    counts = [seeds] * len(configs) if isinstance(seeds, int) else list(seeds)
-    plan = [(i, _with_seed(c, c.training.seed + k)) for i, c in enumerate(configs) for k in range(counts[i])]
-    results: list[list[dict]] = [[] for _ in configs]
-    def folder(c: Config) -> Path:
-        return runs_dir / c.name / f"seed-{c.training.seed}"
-
-    if finished_only:
-        for i, c in plan:
-            if result := _finished(c, folder(c)):
-                results[i].append(result)
-        return results
-    if jobs == 1 or len(plan) == 1:
-        for i, c in plan:
-            results[i].append(_run_one(c, data_root, folder(c), True, rerun))
-        return results
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run_one, c, data_root, folder(c), False, rerun): i for i, c in plan}
-        with tqdm(total=len(futures), desc="runs", unit="run") as bar:
-            for future in as_completed(futures):
-                result = future.result()
-                results[futures[future]].append(result)
-                bar.set_postfix_str(f"{result['name']} seed {result['seed']}: {_short(result['test'])}")
-                bar.update()
-    for rows in results:
-        rows.sort(key=lambda r: r["seed"])
-    return results
-
-
-def _with_seed(config: Config, seed: int) -> Config:
-    return config.model_copy(update={"training": config.training.model_copy(update={"seed": seed})})
-
-
-def _short(metrics: dict) -> str:
-    return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-
-
-def summarize(results: list[dict], part: str = "test") -> dict[str, tuple[float, float]]:
-    """Mean and sample standard deviation of each ``part`` (test or dev) metric over seeds."""
-    names = results[0][part].keys()
-    values = {name: [r[part][name] for r in results] for name in names}
-    return {n: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for n, v in values.items()}
 
 
 def _cmd_train(args) -> None:
@@ -159,8 +75,8 @@ def _cmd_train(args) -> None:
 @contextmanager
 def _trainers(jobs: int):
     """The ranks of this process, in one process group for all the command's runs under torchrun
-    (:mod:`treelstm.distributed`), where every run is trained by all the processes together."""
-    from treelstm.distributed import Ranks, session
+    (:mod:`treelstm.runner.distributed`), where every run is trained by all the processes together."""
+    from treelstm.runner.distributed import Ranks, session
 
     if jobs > 1 and Ranks.from_env().size > 1:
         raise ConfigError(f"--jobs {jobs}: under torchrun the {Ranks.from_env().size} processes train each run "
@@ -171,24 +87,24 @@ def _trainers(jobs: int):
 
 def _resume(args) -> None:
     """Continue the run in ``--resume RUN_DIR`` with its own config, from its last finished epoch."""
-    from treelstm.training import train
+    from treelstm.runner.training import train
 
     if args.config or args.set or args.seeds != 1:
         raise ConfigError("--resume RUN_DIR trains the run's own config: give no CONFIG, --set or --seeds with it")
     run_dir = Path(args.resume)
     if not (run_dir / "config.yaml").exists():
         raise FileNotFoundError(f"{run_dir}: not a run folder (runs/NAME/seed-K), config.yaml is missing")
-    config = _stored_config(run_dir)
+    config = stored_config(run_dir)
     with _trainers(1) as ranks:
         result = train(config, _data_root(args), run_dir, resume=True)
     if ranks.main:
-        print(f"{config.name} seed {config.training.seed}: test {_short(result['test'])}; run in {run_dir}")
+        print(f"{config.name} seed {config.training.seed}: test {short_metrics(result['test'])}; run in {run_dir}")
 
 
 def _cmd_prepare(args) -> None:
     """Read a config's data and build its trees (spaCy parses) into the cache, with a progress bar."""
     from treelstm.data.parsed import cache_folder
-    from treelstm.task import get_task
+    from treelstm.runner.task import get_task
 
     config = load_config(args.config, args.set)
     task = get_task(config)
@@ -198,8 +114,8 @@ def _cmd_prepare(args) -> None:
 
 
 def _cmd_evaluate(args) -> None:
-    from treelstm.checkpoint import load_checkpoint
-    from treelstm.training import batches, evaluate
+    from treelstm.runner.checkpoint import load_checkpoint
+    from treelstm.runner.training import batches, evaluate
 
     task, model, vocab, meta = load_checkpoint(Path(args.checkpoint))
     split = task.examples(task.read(_data_root(args), [args.split])[args.split], args.split)
@@ -213,27 +129,27 @@ def _cmd_evaluate(args) -> None:
 def _check_pair(where: str, pair: Sequence[str]) -> tuple[str, str]:
     for side, text in enumerate(pair, 1):
         if not text.strip():
-            raise ValueError(f"{where}: text {side} is empty")
+            raise UserError(f"{where}: text {side} is empty")
     return pair[0], pair[1]
 
 
 def _read_pairs(path: Path) -> list[tuple[str, str]]:
     """``text1 <tab> text2`` per line; a malformed or empty line is an error naming it."""
-    from treelstm.data.common import read_lines
+    from treelstm.files import read_lines
 
     pairs = []
     for k, line in enumerate(read_lines(Path(path), "--input"), 1):
         parts = line.split("\t")
         if len(parts) != 2:
-            raise ValueError(f"{path}:{k}: expected two tab-separated texts, found {len(parts)} field(s)")
+            raise UserError(f"{path}:{k}: expected two tab-separated texts, found {len(parts)} field(s)")
         pairs.append(_check_pair(f"{path}:{k}", parts))
     if not pairs:
-        raise ValueError(f"{path}: no text pairs in the file")
+        raise UserError(f"{path}: no text pairs in the file")
     return pairs
 
 
 def _cmd_predict(args) -> None:
-    from treelstm.predict import load
+    from treelstm.runner.predict import load
 
     predictor = load(args.checkpoint)
     tagger = predictor.task.config.task == "ner"
@@ -266,13 +182,13 @@ def _texts_given(args, tagger: bool):
         raise ConfigError("this checkpoint takes texts: give either --text TEXT or --input FILE (one text per line)")
     if args.text is not None:
         if not args.text.strip():
-            raise ValueError("--text: the text is empty")
+            raise UserError("--text: the text is empty")
         return [args.text], lambda k: "--text"
     texts = _read_lines(Path(args.input))
     if not tagger:
         for k, text in enumerate(texts, 1):
             if not text.strip():
-                raise ValueError(f"{args.input}:{k}: the line is empty, expected a text")
+                raise UserError(f"{args.input}:{k}: the line is empty, expected a text")
     return texts, lambda k: f"{args.input}:{k + 1}"
 
 
@@ -302,11 +218,11 @@ def _tagged_lines(results: list[dict], args) -> list[str]:
 
 
 def _read_lines(path: Path) -> list[str]:
-    from treelstm.data.common import read_lines
+    from treelstm.files import read_lines
 
     lines = read_lines(path, "--input")
     if not any(line.strip() for line in lines):
-        raise ValueError(f"{path}: the file has no text")
+        raise UserError(f"{path}: the file has no text")
     return lines
 
 
@@ -318,18 +234,19 @@ def _warn(results: list[dict], where) -> None:
 
 def _cmd_explain(args) -> None:
     """Draw the input's tree(s) with every node's prediction to ``OUTPUT.svg`` and ``OUTPUT.png``."""
-    from treelstm.explain import explain
+    from treelstm.runner.predict import explain
+    from treelstm.viz.drawing import draw
 
     pair = tuple(args.pair) if args.pair else None
     explanation = explain(args.checkpoint, args.text, tree=args.tree, pair=pair, gates=args.gates)
     prediction = ", ".join(f"{name} {p:.4f}" for name, p in zip(explanation.classes, explanation.probabilities))
     print(f"{explanation.label}\t{prediction}")
-    for path in explanation.draw(args.output):
+    for path in draw(explanation, args.output):
         print(path)
 
 
 def _cmd_plot(args) -> None:
-    from treelstm.plots import plot_runs
+    from treelstm.viz.plots import plot_runs
 
     print(plot_runs([Path(d) for d in args.run_dirs], args.output, args.metric))
 
@@ -364,13 +281,13 @@ def _cmd_demo_long_dependency(args) -> None:
     from treelstm.demo.long_dependency import Settings, run, table
 
     if args.seeds < 1 or args.threads < 1:
-        raise ValueError(f"--seeds and --threads must be at least 1, got {args.seeds}, {args.threads}")
+        raise UserError(f"--seeds and --threads must be at least 1, got {args.seeds}, {args.threads}")
     settings = Settings(steps=args.steps, min_distance=args.min_distance, max_distance=args.max_distance,
                         seeds=tuple(range(args.seed, args.seed + args.seeds)))
     settings = settings.quick() if args.quick else settings
     out = Path(args.output)
     if out.suffix.lower() != ".png":
-        raise ValueError(f"--output {out}: the figure is written as PNG, give a .png path")
+        raise UserError(f"--output {out}: the figure is written as PNG, give a .png path")
     torch.set_num_threads(args.threads)
     results = run(settings)
     plot(results, out)
@@ -378,38 +295,11 @@ def _cmd_demo_long_dependency(args) -> None:
     print(table(results) + f"\n{results['seconds']:.0f} s; figure {out}, numbers {out.with_suffix('.json')}")
 
 
-def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds: int) -> str:
-    """A markdown table: each row's mean (std) over seeds beside the paper's."""
-    metrics = table["metrics"]
-    head = "| row | " + " | ".join(f"{m} (ours) | {m} (paper)" for m in metrics) + " | s/epoch | s/run |"
-    lines = [f"### {table['title']}", "", head, "|---|" + "---:|" * (2 * len(metrics) + 2)]
-    for row, runs in zip(rows, results):
-        ours = summarize(runs) if runs else {}
-        cells = []
-        for m in metrics:
-            paper = row.get("paper", {}).get(m)  # [mean, std], or a number where no std was published
-            paper = _fmt(*paper, table) if isinstance(paper, list) else "—" if paper is None else _fmt(paper, None, table)
-            mine = _fmt(ours[m][0], ours[m][1] if len(runs) > 1 else None, table) if runs else "—"
-            cells += [mine, paper]
-        times = [f"{statistics.fmean(r[key] for r in runs):.{d}f}" if runs else "—"
-                 for key, d in (("epoch_seconds", 1), ("wall_seconds", 0))]
-        name = row["name"] + (f" ({len(runs)} seed{'s' * (len(runs) > 1)})" if runs and len(runs) != seeds else "")
-        lines.append(f"| {name} | " + " | ".join(cells + times) + " |")
-    lines += ["", f"Ours: mean (std) over {seeds} seed(s) unless the row says otherwise, best dev epoch each; s/epoch (training and dev "
-              f"evaluation) and s/run are means per run, one CPU thread per run; "
-              f"{sum(r['wall_seconds'] for runs in results for r in runs) / 60:.1f} CPU-thread minutes in all.",
-              f"Paper: {table['source']}"]
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(mean: float, std: float | None, table: dict) -> str:
-    scale, digits = table.get("scale", 1), table.get("digits", 4)
-    return f"{mean * scale:.{digits}f}" + ("" if std is None else f" ({std * scale:.{digits}f})")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="treelstm", description="Tree-LSTM training, evaluation and paper tables.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    debug = argparse.ArgumentParser(add_help=False)  # --debug also after the sub-command
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def common(p, runs=True):
@@ -420,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="override a config value, e.g. model.hidden_size=168 (repeatable)")
             p.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each (default 1)")
 
-    p = commands.add_parser("train", help="train a config; best epoch on dev, evaluated on test")
+    p = commands.add_parser("train", parents=[debug], help="train a config; best epoch on dev, evaluated on test")
     p.add_argument("config", nargs="?", help="the config file (none with --resume)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a killed or interrupted run (runs/NAME/seed-K) from its last finished epoch")
@@ -428,20 +318,20 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=_cmd_train)
 
-    p = commands.add_parser("prepare", help="read a config's data and parse it into the cache (progress bar)")
+    p = commands.add_parser("prepare", parents=[debug], help="read a config's data and parse it into the cache (progress bar)")
     p.add_argument("config", help="the config file")
     p.add_argument("--data-dir", help="data root (default: $TREELSTM_DATA)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     p.set_defaults(func=_cmd_prepare)
 
-    p = commands.add_parser("evaluate", help="evaluate a checkpoint folder on a split")
+    p = commands.add_parser("evaluate", parents=[debug], help="evaluate a checkpoint folder on a split")
     p.add_argument("checkpoint")
     p.add_argument("--split", default="test",
                    help="train, dev, test, or a source's extra split (msrp: paws-dev, paws-test)")
     common(p, runs=False)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = commands.add_parser("predict", help="run a checkpoint on raw text (pair tasks: text pairs; ner, "
+    p = commands.add_parser("predict", parents=[debug], help="run a checkpoint on raw text (pair tasks: text pairs; ner, "
                                             "classification: texts)")
     p.add_argument("checkpoint")
     p.add_argument("--pair", nargs=2, metavar=("TEXT1", "TEXT2"), help="pair tasks: one text pair")
@@ -454,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write the predictions here (default: stdout)")
     p.set_defaults(func=_cmd_predict)
 
-    p = commands.add_parser("explain", help="draw a sentence's tree with each node's prediction (and gates)")
+    p = commands.add_parser("explain", parents=[debug], help="draw a sentence's tree with each node's prediction (and gates)")
     p.add_argument("checkpoint", help="a checkpoint of a tree model of a text task (classification or pair tasks)")
     p.add_argument("--text", help="classification: a text (parsed by spaCy)")
     p.add_argument("--tree", help="classification: a PTB tree as in SST, e.g. \"(3 (2 It) (4 works))\"")
@@ -464,14 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="writes OUTPUT.svg and OUTPUT.png (a .svg/.png suffix is dropped; default: explanation)")
     p.set_defaults(func=_cmd_explain)
 
-    p = commands.add_parser("plot", help="draw training curves to a PNG; several runs overlaid to compare configs")
+    p = commands.add_parser("plot", parents=[debug], help="draw training curves to a PNG; several runs overlaid to compare configs")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="a run folder (runs/NAME or runs/NAME/seed-K)")
     p.add_argument("--metric", action="append", default=[], metavar="NAME",
                    help="a panel per metric, e.g. dev_accuracy (repeatable; default: train_loss and every dev_ metric)")
     p.add_argument("--output", help="the PNG (default: RUN_DIR/curves.png for one run, curves.png for several)")
     p.set_defaults(func=_cmd_plot)
 
-    p = commands.add_parser("reproduce", help="run a paper table's configs and print ours beside the paper's")
+    p = commands.add_parser("reproduce", parents=[debug], help="run a paper table's configs and print ours beside the paper's")
     p.add_argument("table", help="e.g. tai2015-sick, tai2015-sst")
     p.add_argument("--quick", action="store_true", help="the headline row only, one seed")
     p.add_argument("--rerun", action="store_true", help="train again even where a finished run of the same config exists")
@@ -481,9 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=_cmd_reproduce)
 
-    p = commands.add_parser("demo", help="demonstrations on data the library generates itself")
+    p = commands.add_parser("demo", parents=[debug], help="demonstrations on data the library generates itself")
     demos = p.add_subparsers(dest="demo", required=True)
-    p = demos.add_parser("long-dependency", help="tanh RNN, LSTM, GRU and Tree-LSTM on subject-verb agreement "
+    p = demos.add_parser("long-dependency", parents=[debug], help="tanh RNN, LSTM, GRU and Tree-LSTM on subject-verb agreement "
                                                  "across growing distances: accuracy and first-token gradient")
     p.add_argument("--output", default="long_dependency.png", help="the PNG (default: long_dependency.png); "
                    "the numbers go beside it as .json")
@@ -516,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _one_line_warnings(warnings.showwarning)
         try:
             args.func(args)
-        except (ConfigError, ValueError, FileNotFoundError) as error:
+        except (UserError, FileNotFoundError) as error:  # anything else is a bug: its traceback shows
             if args.debug:
                 raise
             print(f"treelstm: error: {error}", file=sys.stderr)

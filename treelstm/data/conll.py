@@ -9,7 +9,7 @@ and ``eng.testb`` test.
 
 The datasets have columns ``tokens``, ``pos``, ``chunk``, ``tags`` (lists of strings, as in the file)
 and ``document`` (the 0-based index of the sentence's article; 0 throughout a file without
-``-DOCSTART-`` lines). Use :func:`treelstm.tags.spans` with the ``iob1`` scheme for the entities.
+``-DOCSTART-`` lines). Use :func:`treelstm.text.tags.spans` with the ``iob1`` scheme for the entities.
 
 Users' own CoNLL-style files (any column layout, IOB1, IOB2 or IOBES tags, any encoding) are read by
 :func:`read_conll_columns`, e.g. ``read_conll_columns(path, token=0, tag=-1)`` for WNUT-17's
@@ -23,8 +23,9 @@ from typing import Callable, Iterator, Sequence, TypeVar
 
 from datasets import Dataset
 
-from treelstm.data.common import read_lines
-from treelstm.tags import split_tag
+from treelstm.errors import UserError
+from treelstm.files import read_lines
+from treelstm.text.tags import split_tag
 
 __all__ = ["read_conll", "read_conll2003", "read_conll_columns"]
 
@@ -69,13 +70,13 @@ def read_conll(path: Path, what: str = "CoNLL file", types: Sequence[str] | None
 
     def check(k: int, parts: list[str]) -> list[str]:
         if len(parts) != 4:
-            raise ValueError(f"{path}:{k}: expected 4 space-separated columns (word POS chunk NE), found {len(parts)}")
+            raise UserError(f"{path}:{k}: expected 4 space-separated columns (word POS chunk NE), found {len(parts)}")
         try:
             _, kind = split_tag(parts[3], "iob1")
         except ValueError:
-            raise ValueError(f"{path}:{k}: expected an IOB1 NE tag (O, I-TYPE or B-TYPE), found {parts[3]!r}") from None
+            raise UserError(f"{path}:{k}: expected an IOB1 NE tag (O, I-TYPE or B-TYPE), found {parts[3]!r}") from None
         if types is not None and kind and kind not in types:
-            raise ValueError(f"{path}:{k}: entity type {kind!r} is not in data.entity_types ({', '.join(types)})")
+            raise UserError(f"{path}:{k}: entity type {kind!r} is not in data.entity_types ({', '.join(types)})")
         return parts
 
     columns: dict[str, list] = {name: [] for name in (*COLUMNS, "document")}
@@ -84,7 +85,7 @@ def read_conll(path: Path, what: str = "CoNLL file", types: Sequence[str] | None
             columns[name].append(list(values))
         columns["document"].append(document)
     if not columns["tokens"]:
-        raise ValueError(f"{path}: no sentences in the file")
+        raise UserError(f"{path}: no sentences in the file")
     return Dataset.from_dict(columns)
 
 
@@ -97,7 +98,7 @@ def read_conll_columns(path: Path, *, token: int = 0, tag: int = -1, encoding: s
     (negative ones count from the end), other columns (POS, chunk...) are ignored. Blank or
     whitespace-only lines end sentences; a line whose first column is ``-DOCSTART-`` is a document
     break (it also ends an open sentence). Every tag must be ``O`` or ``B-``/``I-``/``E-``/``S-TYPE``
-    (the type may hold hyphens); :func:`treelstm.tags.detect_scheme` tells the scheme.
+    (the type may hold hyphens); :func:`treelstm.text.tags.detect_scheme` tells the scheme.
     """
     path = Path(path)
     need = max(token + 1 if token >= 0 else -token, tag + 1 if tag >= 0 else -tag)
@@ -106,12 +107,12 @@ def read_conll_columns(path: Path, *, token: int = 0, tag: int = -1, encoding: s
         if parts[0] == DOCSTART:
             return None
         if len(parts) < need:
-            raise ValueError(f"{path}:{k}: expected at least {need} columns (token at {token}, tag at {tag}), "
+            raise UserError(f"{path}:{k}: expected at least {need} columns (token at {token}, tag at {tag}), "
                              f"found {len(parts)}")
         try:
             split_tag(parts[tag], "iobes")
         except ValueError:
-            raise ValueError(f"{path}:{k}: expected a tag O or B-/I-/E-/S-TYPE in column {tag}, "
+            raise UserError(f"{path}:{k}: expected a tag O or B-/I-/E-/S-TYPE in column {tag}, "
                              f"found {parts[tag]!r}") from None
         return parts[token], parts[tag]
 
@@ -120,7 +121,7 @@ def read_conll_columns(path: Path, *, token: int = 0, tag: int = -1, encoding: s
         columns["tokens"].append([row[0] for row in sentence])
         columns["tags"].append([row[1] for row in sentence])
     if not columns["tokens"]:
-        raise ValueError(f"{path}: no sentences in the file")
+        raise UserError(f"{path}: no sentences in the file")
     return Dataset.from_dict(columns)
 
 
@@ -128,5 +129,5 @@ def read_conll2003(data_root: Path, split: str, types: Sequence[str] | None = No
     """One CoNLL-2003 English NER split: ``train`` (eng.train), ``dev`` (eng.testa) or ``test`` (eng.testb);
     ``types``: the entity types allowed (default: any)."""
     if split not in FILES:
-        raise ValueError(f"CoNLL-2003 splits are train, dev and test, not {split!r}")
+        raise UserError(f"CoNLL-2003 splits are train, dev and test, not {split!r}")
     return read_conll(Path(data_root) / "conll2003" / FILES[split], f"CoNLL-2003 {split}", types)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import datasets
 
+from treelstm.errors import UserError
+
 __all__ = ["read_hf"]
 
 DEV_NAMES = ("validation", "valid", "dev")
@@ -69,7 +71,7 @@ def read_hf(
             that is not a number.
     """
     if (path is None) == (name is None):
-        raise ValueError(f"{what}: give one of data.path (a folder written by save_to_disk) "
+        raise UserError(f"{what}: give one of data.path (a folder written by save_to_disk) "
                          f"or data.name (a local builder such as csv or json, with data.data_files), not "
                          f"{'both' if path is not None else 'neither'}")
     loaded = _load_saved(Path(path)) if path is not None else _load_offline(name, data_files)
@@ -88,13 +90,13 @@ def _load_saved(path: Path) -> datasets.Dataset | datasets.DatasetDict:
         raise FileNotFoundError(f"data.path: no such folder {path}")
     not_saved = f"data.path: {path} is not a folder written by Dataset.save_to_disk or DatasetDict.save_to_disk"
     if not path.is_dir():
-        raise ValueError(f"{not_saved} (a file, not a folder)")
+        raise UserError(f"{not_saved} (a file, not a folder)")
     if not any((path / marker).is_file() for marker in ("state.json", "dataset_dict.json")):
-        raise ValueError(f"{not_saved} (no state.json or dataset_dict.json in it)")
+        raise UserError(f"{not_saved} (no state.json or dataset_dict.json in it)")
     try:
         return datasets.load_from_disk(str(path))
     except Exception as error:  # a damaged save: say what broke, on one line
-        raise ValueError(f"{not_saved} ({type(error).__name__}: {_first_line(error)})") from None
+        raise UserError(f"{not_saved} ({type(error).__name__}: {_first_line(error)})") from None
 
 
 def _load_offline(name: str, data_files) -> datasets.DatasetDict:
@@ -105,15 +107,15 @@ def _load_offline(name: str, data_files) -> datasets.DatasetDict:
             return datasets.load_dataset(name, data_files=data_files)
     except ConnectionError as error:  # datasets' offline refusal (OfflineModeIsEnabled is one too)
         if local:
-            raise ValueError(f"data.data_files: {_first_line(error)} (offline: only local files are read)") from None
-        raise ValueError(_not_local(name)) from None
+            raise UserError(f"data.data_files: {_first_line(error)} (offline: only local files are read)") from None
+        raise UserError(_not_local(name)) from None
     except FileNotFoundError as error:
         if not local:
-            raise ValueError(_not_local(name)) from None
+            raise UserError(_not_local(name)) from None
         raise FileNotFoundError(f"data.data_files: {_first_line(error)}") from None
     except (datasets.exceptions.DatasetsError, ValueError, RuntimeError) as error:
         cause = error.__cause__ or error  # DatasetGenerationError wraps the parser's error
-        raise ValueError(f"data.name {name!r}: could not load it ({_first_line(cause)})") from None
+        raise UserError(f"data.name {name!r}: could not load it ({_first_line(cause)})") from None
 
 
 def _not_local(name: str) -> str:
@@ -154,7 +156,7 @@ def _keep_columns(ds: datasets.Dataset, columns: dict[str, str], split: str, wha
     """Only ``columns`` (role -> column), renamed to the roles; labels as text, a score as float."""
     for role, column in columns.items():
         if column not in ds.column_names:
-            raise ValueError(f"{what} split {split!r}: no column {column!r} ({role}); "
+            raise UserError(f"{what} split {split!r}: no column {column!r} ({role}); "
                              f"it has: {', '.join(ds.column_names)}")
     converted = {}
     for role, column in columns.items():
@@ -216,7 +218,7 @@ def _number(value, split: str, column: str, what: str) -> float | None:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} split {split!r}: column {column!r} (score) holds {value!r}, "
+        raise UserError(f"{what} split {split!r}: column {column!r} (score) holds {value!r}, "
                          f"expected a number") from None
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from treelstm.data.common import read_lines
+from treelstm.errors import UserError
+from treelstm.files import read_lines
 
 __all__ = ["read_msrp", "read_paws"]
 
@@ -27,12 +28,12 @@ def _rows(path: Path, lines: list[str], fields: int, label_at: int, first_line: 
     for k, line in enumerate(lines, first_line):
         parts = line.split("\t")  # sentences hold unescaped quotes: no csv quoting
         if len(parts) != fields:
-            raise ValueError(f"{path}:{k}: expected {fields} tab-separated fields, found {len(parts)}")
+            raise UserError(f"{path}:{k}: expected {fields} tab-separated fields, found {len(parts)}")
         if parts[label_at] not in ("0", "1"):
-            raise ValueError(f"{path}:{k}: the label must be 0 or 1, got {parts[label_at]!r}")
+            raise UserError(f"{path}:{k}: the label must be 0 or 1, got {parts[label_at]!r}")
         rows.append(parts)
     if not rows:
-        raise ValueError(f"{path}: no sentence pairs in the file")
+        raise UserError(f"{path}: no sentence pairs in the file")
     return rows
 
 
@@ -40,11 +41,11 @@ def read_msrp(data_root: Path, split: str) -> Dataset:
     """One MSRP file: ``train`` or ``test`` (there is no official dev split: the ``msrp`` data format
     holds out a seeded 10% of train, :func:`treelstm.data.sources.hold_out`)."""
     if split not in ("train", "test"):
-        raise ValueError(f"MSRP files are train and test, not {split!r}")
+        raise UserError(f"MSRP files are train and test, not {split!r}")
     path = Path(data_root) / "msrp" / f"msr_paraphrase_{split}.txt"
     lines = read_lines(path, f"MSRP {split}")
     if not lines or lines[0].split("\t") != MSRP_HEADER:
-        raise ValueError(f"{path}:1: expected the header {chr(9).join(MSRP_HEADER)!r}")
+        raise UserError(f"{path}:1: expected the header {chr(9).join(MSRP_HEADER)!r}")
     rows = _rows(path, lines[1:], 5, 0, 2)
     return Dataset.from_dict({
         "id": [f"{r[1]}-{r[2]}" for r in rows],

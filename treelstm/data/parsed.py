@@ -31,6 +31,7 @@ import datasets
 from datasets import Dataset
 from datasets.fingerprint import Hasher
 
+from treelstm.errors import UserError
 from treelstm.trees import Tree, chain, from_ptb, token_spans
 
 __all__ = ["with_trees", "cache_folder", "ptb_words"]
@@ -55,7 +56,7 @@ def ptb_words(tree: Tree) -> list[str]:
 def with_trees(dataset: Dataset, roles: Sequence[str], text: str, tree: str, language: str = "en",
                what: str = "data", progress: bool = True) -> Dataset:
     """``dataset`` with every text role's tree added (see the module); ``text`` is ``raw`` or ``ptb``."""
-    from treelstm.parsing import PARSER
+    from treelstm.text.parsing import PARSER
 
     parser = f"{PARSER}-{_parser_version()}" if tree == "dependency" else f"tokenizer-{language}"
     settings = [dataset._fingerprint, list(roles), text, tree, language, parser, VERSION]
@@ -104,7 +105,7 @@ class _Builder:
         return out
 
     def _trees(self, texts: list, places: list[str]) -> tuple[list[Tree], list | None]:
-        from treelstm.parsing import parse, tokenize
+        from treelstm.text.parsing import parse, tokenize
 
         if self.text == "ptb":
             constituency = [_ptb(text, place) for text, place in zip(texts, places)]
@@ -115,7 +116,7 @@ class _Builder:
         else:
             for text, place in zip(texts, places):
                 if not text or not text.strip():
-                    raise ValueError(f"{place}: the text is empty")
+                    raise UserError(f"{place}: the text is empty")
             words = texts if self.tree == "dependency" else tokenize(texts, self.language)
         if self.tree == "dependency":
             trees = parse(words)
@@ -130,7 +131,7 @@ def _ptb(text: str, place: str) -> Tree:
     try:
         return from_ptb(text)
     except ValueError as error:
-        raise ValueError(f"{place}: {error}") from None
+        raise UserError(f"{place}: {error}") from None
 
 
 def _escaped(tree: Tree) -> list:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from treelstm.data.common import read_lines
+from treelstm.errors import UserError
+from treelstm.files import read_lines
 from treelstm.trees import from_parents
 
 __all__ = ["read_sick"]
@@ -26,10 +27,10 @@ def read_sick(data_root: Path, split: str) -> Dataset:
     lines = {name: read_lines(folder / name, f"SICK {split}") for name in FILES}
     n = len(lines["id.txt"])
     if n == 0:
-        raise ValueError(f"{folder / 'id.txt'}: no sentence pairs in the file")
+        raise UserError(f"{folder / 'id.txt'}: no sentence pairs in the file")
     for name, content in lines.items():
         if len(content) != n:
-            raise ValueError(f"{folder / name}: {len(content)} lines, but {folder / 'id.txt'} has {n}")
+            raise UserError(f"{folder / name}: {len(content)} lines, but {folder / 'id.txt'} has {n}")
     columns: dict[str, list] = {"id": lines["id.txt"], "score": []}
     for k, text in enumerate(lines["sim.txt"], 1):
         try:
@@ -37,13 +38,13 @@ def read_sick(data_root: Path, split: str) -> Dataset:
         except ValueError:
             score = float("nan")
         if not 1 <= score <= 5:
-            raise ValueError(f"{folder / 'sim.txt'}:{k}: expected a relatedness score in [1, 5], got {text!r}")
+            raise UserError(f"{folder / 'sim.txt'}:{k}: expected a relatedness score in [1, 5], got {text!r}")
         columns["score"].append(score)
     for side in "ab":
         tokens = [line.split() for line in lines[f"{side}.toks"]]
         for k, words in enumerate(tokens, 1):
             if not words:
-                raise ValueError(f"{folder / f'{side}.toks'}:{k}: empty sentence, expected tokens")
+                raise UserError(f"{folder / f'{side}.toks'}:{k}: empty sentence, expected tokens")
         columns[f"{side}_tokens"] = tokens
         for kind, name, binary in (("dep", f"{side}.parents", None), ("con", f"{side}.cparents", 2)):
             trees = [_tree(folder / name, k, line, words, binary) for k, (line, words) in
@@ -56,10 +57,10 @@ def read_sick(data_root: Path, split: str) -> Dataset:
 def _tree(path: Path, line_number: int, line: str, words: list[str], binary: int | None):
     expected = len(words) if binary is None else 2 * len(words) - 1
     if len(line.split()) != expected:
-        raise ValueError(
+        raise UserError(
             f"{path}:{line_number}: expected {expected} parents for {len(words)} tokens, found {len(line.split())}"
         )
     try:
         return from_parents(line, words, max_children=binary)
     except ValueError as error:
-        raise ValueError(f"{path}:{line_number}: {error}") from None
+        raise UserError(f"{path}:{line_number}: {error}") from None

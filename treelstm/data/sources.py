@@ -33,8 +33,9 @@ from typing import Any, ClassVar, Literal, Sequence
 from datasets import Dataset
 from pydantic import Field, field_validator, model_validator
 
-from treelstm.config import Section, changed_keys, config_path, resolve_path, unused_key
+from treelstm.errors import UserError
 from treelstm.notes import note
+from treelstm.schema import Section, changed_keys, config_path, resolve_path, unused_key
 
 __all__ = ["DataConfig", "Source", "read_source", "hold_out"]
 
@@ -113,7 +114,7 @@ class DataConfig(Section):
     @classmethod
     def _a_format_of_the_task(cls, value: str) -> str:
         if value not in cls.formats:
-            raise ValueError(f"{value!r} is not a format of this task; it reads {', '.join(cls.formats)}")
+            raise UserError(f"{value!r} is not a format of this task; it reads {', '.join(cls.formats)}")
         return value
 
     @model_validator(mode="after")
@@ -179,7 +180,7 @@ def read_source(data: DataConfig, data_root: Path | None, splits: Sequence[str] 
     for name in wanted:
         if name not in source.splits:
             names = sorted(source.splits, key=lambda n: (["train", "dev", "test"] + [n]).index(n))
-            raise ValueError(f"data: there is no {name!r} split (there are: {', '.join(names)})")
+            raise UserError(f"data: there is no {name!r} split (there are: {', '.join(names)})")
     source.splits = {name: source.splits[name] for name in wanted}
     return source
 
@@ -190,7 +191,7 @@ def _with_dev(data: DataConfig, splits: dict[str, Dataset], what: str, labels: b
     if "dev" in splits:
         return splits
     if "train" not in splits:
-        raise ValueError(f"{what}: no train split (it has {', '.join(splits) or 'none'})")
+        raise UserError(f"{what}: no train split (it has {', '.join(splits) or 'none'})")
     train, dev = hold_out(splits["train"], data.dev_fraction, data.split_seed)
     settings = f"data.dev_fraction {data.dev_fraction}, data.split_seed {data.split_seed}"
     note(f"{what}: no dev split given; holding out {len(dev):,} of the {len(splits['train']):,} training examples "
@@ -198,7 +199,7 @@ def _with_dev(data: DataConfig, splits: dict[str, Dataset], what: str, labels: b
     kind, kept = _classes(train, labels)
     only_held = _classes(dev, labels)[1] - kept
     if only_held:
-        raise ValueError(f"{what}: the {kind} {min(only_held, key=str)!r} is only in the training examples held out "
+        raise UserError(f"{what}: the {kind} {min(only_held, key=str)!r} is only in the training examples held out "
                          f"as dev ({settings}); give a dev file, more examples of it, or another data.split_seed")
     return {**splits, "train": train, "dev": dev}
 
@@ -249,7 +250,7 @@ def _tagged(source: Source, data: DataConfig) -> Source:
     """Tagging sources: rename the token/tag roles to ``tokens``/``tags``, the scheme declared or detected."""
     if "token" not in data.roles:
         return source
-    from treelstm.tags import detect_scheme
+    from treelstm.text.tags import detect_scheme
 
     source.splits = {name: split.rename_columns({"token": "tokens", "tag": "tags"}) if "token" in split.column_names
                      else split for name, split in source.splits.items()}
@@ -262,7 +263,7 @@ def _tagged(source: Source, data: DataConfig) -> Source:
 
 def _root(data_root: Path | None, what: str) -> Path:
     if data_root is None:
-        raise ValueError(f"data.format {what} reads the benchmark from the data root: pass --data-dir or set "
+        raise UserError(f"data.format {what} reads the benchmark from the data root: pass --data-dir or set "
                          "TREELSTM_DATA")
     return Path(data_root)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from treelstm.data.common import read_lines
+from treelstm.errors import UserError
+from treelstm.files import read_lines
 from treelstm.trees import from_ptb
 
 __all__ = ["read_sst", "unescape_ptb"]
@@ -33,10 +34,10 @@ def read_sst(data_root: Path, split: str) -> Dataset:
         try:
             tree = from_ptb(line)
         except ValueError as error:
-            raise ValueError(f"{path}:{k}: {error}") from None
+            raise UserError(f"{path}:{k}: {error}") from None
         wrong = sorted(set(tree.labels) - set("01234"))
         if wrong:
-            raise ValueError(f"{path}:{k}: sentiment labels must be 0-4, got {', '.join(map(repr, wrong))}")
+            raise UserError(f"{path}:{k}: sentiment labels must be 0-4, got {', '.join(map(repr, wrong))}")
         labels = [int(label) for label in tree.labels]
         columns["parents"].append(tree.parents.tolist())
         columns["slots"].append(tree.slots.tolist())
@@ -46,5 +47,5 @@ def read_sst(data_root: Path, split: str) -> Dataset:
         columns["ptb"].append(line)
         columns["line"].append(k)
     if not columns["label"]:
-        raise ValueError(f"{path}: no trees in the file")
+        raise UserError(f"{path}: no trees in the file")
     return Dataset.from_dict(columns)

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from treelstm.data.common import finite_number, read_lines, read_text
+from treelstm.errors import UserError
+from treelstm.files import finite_number, read_lines, read_text
 
 __all__ = ["FORMATS", "read_table"]
 
@@ -83,26 +84,26 @@ def read_table(path: Path, *, format: str, columns: dict[str, str | int], header
         for role, column in columns.items():
             values[role].append(_value(path, line, role, column, row[role], role in numeric))
     if not next(iter(values.values())):
-        raise ValueError(f"{path}: no rows in the file")
+        raise UserError(f"{path}: no rows in the file")
     return Dataset.from_dict(values)
 
 
 def _check_arguments(format: str, columns: dict, header: object, quoting: str, numeric: set) -> None:
     if format not in (*FORMATS, "jsonl"):
-        raise ValueError(f"format must be tsv, csv or jsonl, not {format!r}")
+        raise UserError(f"format must be tsv, csv or jsonl, not {format!r}")
     if not columns:
-        raise ValueError("columns: give at least one role and its column")
+        raise UserError("columns: give at least one role and its column")
     for role, column in columns.items():
         if isinstance(column, bool) or not isinstance(column, (str, int)):
-            raise ValueError(f"columns.{role}: expected a column name or a 0-based index, found {column!r}")
+            raise UserError(f"columns.{role}: expected a column name or a 0-based index, found {column!r}")
         if format == "jsonl" and isinstance(column, int):
-            raise ValueError(f"columns.{role}: a JSONL file's columns are key names, not indices ({column})")
+            raise UserError(f"columns.{role}: a JSONL file's columns are key names, not indices ({column})")
     if header not in (True, False, "auto"):
-        raise ValueError(f"header must be true, false or auto, not {header!r}")
+        raise UserError(f"header must be true, false or auto, not {header!r}")
     if quoting not in QUOTING:
-        raise ValueError(f"quoting must be auto, csv or none, not {quoting!r}")
+        raise UserError(f"quoting must be auto, csv or none, not {quoting!r}")
     if unknown := sorted(numeric - set(columns)):
-        raise ValueError(f"numeric roles {', '.join(unknown)} are not in columns ({', '.join(columns)})")
+        raise UserError(f"numeric roles {', '.join(unknown)} are not in columns ({', '.join(columns)})")
 
 
 def _value(path: Path, line: int, role: str, column: str | int, value: str, numeric: bool) -> str | float:
@@ -110,10 +111,10 @@ def _value(path: Path, line: int, role: str, column: str | int, value: str, nume
     if numeric:
         number = finite_number(value)
         if number is None:
-            raise ValueError(f"{path}:{line}: column {column!r} ({role}) must be a number, found {str(value)!r}")
+            raise UserError(f"{path}:{line}: column {column!r} ({role}) must be a number, found {str(value)!r}")
         return number
     if (role.startswith("text") or role == "token") and not value.strip():
-        raise ValueError(f"{path}:{line}: column {column!r} ({role}) is empty")
+        raise UserError(f"{path}:{line}: column {column!r} ({role}) is empty")
     return str(value)
 
 
@@ -127,16 +128,16 @@ def _json_rows(path: Path, what: str, encoding: str,
         try:
             record = json.loads(line, parse_int=_Number, parse_float=_Number, parse_constant=_Number)
         except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{k}: not a JSON object ({error.msg} at column {error.colno})") from None
+            raise UserError(f"{path}:{k}: not a JSON object ({error.msg} at column {error.colno})") from None
         if not isinstance(record, dict):
-            raise ValueError(f"{path}:{k}: not a JSON object (found {_json_kind(record)})")
+            raise UserError(f"{path}:{k}: not a JSON object (found {_json_kind(record)})")
         row = {}
         for role, key in columns.items():
             if key not in record:
-                raise ValueError(f"{path}:{k}: no key {key!r} ({role})")
+                raise UserError(f"{path}:{k}: no key {key!r} ({role})")
             value = record[key]
             if not isinstance(value, str):
-                raise ValueError(f"{path}:{k}: key {key!r} ({role}) must be a string or a number, "
+                raise UserError(f"{path}:{k}: key {key!r} ({role}) must be a string or a number, "
                                  f"found {_json_kind(value)}")
             row[role] = value
         rows.append((k, row))
@@ -158,7 +159,7 @@ def _delimited_rows(path: Path, what: str, encoding: str, format: str, quoting: 
     """``(line, {role: value})`` for each row of a TSV or CSV file (the header, if any, left out)."""
     records = _records(path, what, encoding, format, quoting)
     if not records:
-        raise ValueError(f"{path}: no rows in the file")
+        raise UserError(f"{path}: no rows in the file")
     if header == "auto":
         header = any(isinstance(column, str) for column in columns.values()) or _looks_like_header(
             [fields for _, fields in records], columns, numeric)
@@ -169,13 +170,13 @@ def _delimited_rows(path: Path, what: str, encoding: str, format: str, quoting: 
         for role, column in columns.items():
             if isinstance(column, str):
                 if column not in names:
-                    raise ValueError(f"{path}:{line}: no column {column!r} ({role}); "
+                    raise UserError(f"{path}:{line}: no column {column!r} ({role}); "
                                      f"the header has: {', '.join(names)}")
                 indices[role] = names.index(column)
     else:
         for role, column in columns.items():
             if isinstance(column, str):
-                raise ValueError(f"columns.{role}: {column!r} is a column name, but {path} has no header "
+                raise UserError(f"columns.{role}: {column!r} is a column name, but {path} has no header "
                                  f"(header: false); give its 0-based index")
     for role, column in columns.items():
         indices.setdefault(role, column)
@@ -183,7 +184,7 @@ def _delimited_rows(path: Path, what: str, encoding: str, format: str, quoting: 
     rows = []
     for line, fields in records:
         if len(fields) < need:
-            raise ValueError(f"{path}:{line}: expected at least {need} fields, found {len(fields)}")
+            raise UserError(f"{path}:{line}: expected at least {need} fields, found {len(fields)}")
         rows.append((line, {role: fields[index] for role, index in indices.items()}))
     return rows
 
@@ -206,8 +207,8 @@ def _records(path: Path, what: str, encoding: str, format: str, quoting: str) ->
             break
         except csv.Error as error:
             if reader.line_num >= len(lines) and str(error) == "unexpected end of data":
-                raise ValueError(f"{path}:{start}: a quoted field is never closed (quoting: csv)") from None
-            raise ValueError(f"{path}:{reader.line_num}: not valid CSV ({error}); with quoting: none, "
+                raise UserError(f"{path}:{start}: a quoted field is never closed (quoting: csv)") from None
+            raise UserError(f"{path}:{reader.line_num}: not valid CSV ({error}); with quoting: none, "
                              f"quotes are plain text") from None
         end = reader.line_num
         if "".join(lines[start - 1 : end]).strip():

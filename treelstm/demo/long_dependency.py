@@ -26,6 +26,7 @@ from tqdm import tqdm
 from treelstm.demo.agreement import generate
 from treelstm.demo.gradients import first_token_gradient
 from treelstm.demo.models import MODELS, AgreementBatch, AgreementModel
+from treelstm.errors import UserError
 
 __all__ = ["Settings", "run", "buckets", "table"]
 
@@ -50,14 +51,14 @@ class Settings:
 
     def __post_init__(self):
         if not 0 <= self.min_distance <= self.max_distance:
-            raise ValueError(f"need 0 <= min distance <= max distance, got {self.min_distance}, {self.max_distance}")
+            raise UserError(f"need 0 <= min distance <= max distance, got {self.min_distance}, {self.max_distance}")
         if min(self.steps, self.batch_size, self.test_size, self.gradient_size, len(self.seeds)) < 1:
-            raise ValueError("steps, batch size, test size, gradient size and the number of seeds must be positive")
+            raise UserError("steps, batch size, test size, gradient size and the number of seeds must be positive")
         if self.gradient_size > self.test_size:
-            raise ValueError(f"gradient size {self.gradient_size} exceeds the test size {self.test_size}")
+            raise UserError(f"gradient size {self.gradient_size} exceeds the test size {self.test_size}")
         unknown = set(self.models) - set(MODELS)
         if unknown:
-            raise ValueError(f"unknown model(s) {', '.join(sorted(unknown))}; known: {', '.join(MODELS)}")
+            raise UserError(f"unknown model(s) {', '.join(sorted(unknown))}; known: {', '.join(MODELS)}")
 
     def quick(self) -> "Settings":
         """A few seconds' version (one seed, tiny sizes): checks the pipeline, shows nothing."""

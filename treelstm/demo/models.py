@@ -30,11 +30,11 @@ from torch.nn.utils.rnn import pack_sequence
 
 from treelstm import trees
 from treelstm._dgl import dgl
-from treelstm.cells import ChildSumTreeGRUCell, ChildSumTreeLSTMCell
-from treelstm.chain import ChainLSTM
 from treelstm.demo.agreement import VOCABULARY, Example
-from treelstm.encoder import TreeLSTM
-from treelstm.schedule import LevelSchedule
+from treelstm.nn.cells import ChildSumTreeGRUCell, ChildSumTreeLSTMCell
+from treelstm.nn.chain import ChainLSTM
+from treelstm.nn.encoder import TreeLSTM
+from treelstm.trees.schedule import LevelSchedule
 
 __all__ = ["AgreementBatch", "AgreementModel", "MODELS"]
 

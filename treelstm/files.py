@@ -1,0 +1,83 @@
+"""Helpers shared by the readers: finding a file, and reading its text in a declared encoding.
+
+Any codec Python knows may be declared (``utf-8``, ``latin-1``, ``cp1252``...); a leading byte-order
+mark is removed whatever the encoding, and a byte that is not of the encoding is a ValueError naming
+its line and column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+from pathlib import Path
+
+from treelstm.errors import UserError
+
+
+def require_file(path: Path, what: str) -> Path:
+    """``path``; a one-line FileNotFoundError if it is missing, ValueError if it is a folder."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what}: expected the file {path}")
+    if path.is_dir():
+        raise UserError(f"{what}: {path} is a folder, expected a file")
+    return path
+
+
+def require(path: Path, what: str) -> Path:
+    """``path``, or a one-line error naming the file expected there (see :func:`require_file`)."""
+    return require_file(path, what)
+
+
+def check_encoding(encoding: str) -> str:
+    """The codec to decode ``encoding`` with (``utf-8-sig`` for UTF-8, so that a BOM goes); ValueError
+    for a name that is not a text codec Python knows."""
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise UserError(f"encoding {encoding!r} is not a codec Python knows (e.g. utf-8, latin-1, cp1252)")
+    return "utf-8-sig" if info.name in ("utf-8", "utf-8-sig") else info.name
+
+
+def decode_error(path: Path, error: UnicodeDecodeError, codec: str, encoding: str) -> ValueError:
+    """The one-line error for a byte of ``path`` that is not of ``encoding``: ``path:line:column``
+    (1-based; the column counts the characters before the byte on its line)."""
+    before = error.object[: error.start].decode(codec, errors="replace")
+    before = before.replace("\r\n", "\n").replace("\r", "\n")
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    byte = error.object[error.start]
+    return UserError(f"{path}:{line}:{column}: byte 0x{byte:02x} is not valid {encoding}; if the file is in "
+                      f"another encoding, set data.encoding (e.g. encoding: latin-1)")
+
+
+def read_text(path: Path, what: str, encoding: str = "utf-8") -> str:
+    """The text (str) of a file in ``encoding`` (a leading BOM removed; line endings as in the file).
+    A missing file is a FileNotFoundError naming ``what``; a byte not of the encoding a ValueError."""
+    codec = check_encoding(encoding)
+    data = require_file(Path(path), what).read_bytes()
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as error:
+        raise decode_error(path, error, codec, encoding) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_lines(path: Path, what: str, encoding: str = "utf-8") -> list[str]:
+    """The lines (list[str]) of a text file in ``encoding``, without the BOM and the line ends
+    (LF, CRLF or a lone CR); no empty last line for the file's final line break."""
+    # not splitlines(): it also breaks at \x0b, \x1c, \u2028...
+    text = read_text(path, what, encoding).replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    return lines[:-1] if lines and not lines[-1] else lines
+
+
+def finite_number(value: str) -> float | None:
+    """``value`` as a finite float, or None when it is not one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -1,0 +1,51 @@
+"""A batch of trees ready for a model: one graph, its level schedule, token ids, root rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from treelstm._dgl import dgl
+from treelstm.text.embeddings import Vocabulary
+from treelstm.trees import Tree, batch
+from treelstm.trees.schedule import LevelSchedule
+
+__all__ = ["TreeBatch"]
+
+
+@dataclass(frozen=True)
+class TreeBatch:
+    """Many trees collated once: everything the encoder needs, computed up front.
+
+    Attributes:
+        graph: the batched DGLGraph (edges child -> parent).
+        schedule: its :class:`~treelstm.trees.schedule.LevelSchedule`.
+        token_ids: ``(N,)`` vocabulary id of each node's word, 0 (``<pad>``) for nodes without one.
+        roots: ``(B,)`` the root node of each tree, in batch order.
+        word_nodes: ``(M,)`` the nodes that have a word, or ``None`` when every node has one
+            (the encoder then embeds and projects only those ``M`` nodes).
+    """
+
+    graph: dgl.DGLGraph
+    schedule: LevelSchedule
+    token_ids: torch.Tensor
+    roots: torch.Tensor
+    word_nodes: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, trees: Sequence[Tree], vocab: Vocabulary) -> "TreeBatch":
+        graph = batch(trees)
+        tokens = [token for tree in trees for token in tree.tokens]
+        ids = [vocab[token] if token is not None else 0 for token in tokens]
+        has_word = np.fromiter((token is not None for token in tokens), dtype=bool, count=len(tokens))
+        word_nodes = None if has_word.all() else torch.from_numpy(np.flatnonzero(has_word))
+        sizes = np.fromiter((tree.num_nodes for tree in trees), dtype=np.int64, count=len(trees))
+        roots = np.r_[0, np.cumsum(sizes)[:-1]] + np.fromiter((t.root for t in trees), np.int64, len(trees))
+        return cls(graph, LevelSchedule.from_graph(graph), torch.tensor(ids), torch.from_numpy(roots), word_nodes)
+
+    @property
+    def num_trees(self) -> int:
+        return len(self.roots)

@@ -1,0 +1,190 @@
+r"""SequenceTagger: a BiLSTM-CRF sequence labeller (Lample et al., 2016; Ma & Hovy, 2016) built
+from the library's chain LSTM over DGL chain graphs.
+
+Each token :math:`t` gets
+
+.. math::
+    x_t = [e_{\text{word}}(\text{lower}(w_t));\ e_{\text{case}}(w_t);\ \text{chars}(w_t)]
+
+(a word vector looked up lowercased, a small vector for its casing pattern, and the character
+BiLSTM or CNN of :mod:`treelstm.nn.characters`), dropout, a bidirectional
+:class:`~treelstm.nn.chain.ChainLSTM` over the sentence, dropout, and a linear layer giving tag
+scores :math:`P_t`. A :class:`~treelstm.nn.crf.CRF` scores whole tag sequences from them; without
+one (the softmax ablation), each token's tag is chosen on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
+
+from treelstm._dgl import dgl
+from treelstm.nn.chain import ChainLSTM
+from treelstm.nn.characters import char_ids
+from treelstm.nn.crf import CRF
+from treelstm.text.embeddings import Vocabulary
+from treelstm.trees import chains
+from treelstm.trees.schedule import LevelSchedule
+
+__all__ = ["CASINGS", "casing", "TaggedBatch", "SequenceTagger"]
+
+CASINGS = ("other", "numeric", "mainly_numeric", "all_lower", "all_upper", "initial_upper", "contains_digit")
+"""Casing patterns of a word, in id order (:func:`casing`)."""
+
+
+def casing(word: str) -> int:
+    """The id of ``word``'s casing pattern in :data:`CASINGS`.
+
+    Example:
+        >>> [CASINGS[casing(w)] for w in ["1996", "1996-08-22", "lamb", "EU", "Peter", "2nd", "."]]
+        ['numeric', 'mainly_numeric', 'all_lower', 'all_upper', 'initial_upper', 'contains_digit', 'other']
+    """
+    digits = sum(c.isdigit() for c in word)
+    if word.isdigit():
+        return 1
+    if digits > len(word) / 2:
+        return 2
+    if digits:
+        return 6
+    if word.islower():
+        return 3
+    if word.isupper():
+        return 4
+    return 5 if word[:1].isupper() else 0
+
+
+@dataclass(frozen=True)
+class TaggedBatch:
+    """Sentences collated for a :class:`SequenceTagger`.
+
+    Attributes (``B`` sentences, ``N`` tokens, ``W`` distinct words):
+        graph: the sentences as one batched DGLGraph of chains (sentence ``b``'s tokens are the
+            consecutive nodes ``offset_b ..``), and ``schedule`` its level schedule.
+        word_ids: ``(N,)`` vocabulary ids of the lowercased tokens.
+        casing: ``(N,)`` casing pattern ids.
+        char_ids, char_lengths: ``(W, L)``, ``(W,)`` characters of the distinct words
+            (:func:`~treelstm.nn.characters.char_ids`); ``word_of_token`` ``(N,)`` maps tokens to them.
+        lengths: ``(B,)`` sentence lengths.
+        tags: ``(N,)`` gold tag ids, or None.
+    """
+
+    graph: dgl.DGLGraph
+    schedule: LevelSchedule
+    word_ids: Tensor
+    casing: Tensor
+    char_ids: Tensor
+    char_lengths: Tensor
+    word_of_token: Tensor
+    lengths: Tensor
+    tags: Tensor | None = None
+
+    @classmethod
+    def of(cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary, tags: Sequence[Sequence[int]] | None = None):
+        if any(len(s) == 0 for s in sentences) or not sentences:
+            raise ValueError("cannot tag an empty sentence")
+        tokens = [token for sentence in sentences for token in sentence]
+        words, word_of_token = np.unique(np.array(tokens, dtype=object), return_inverse=True)
+        graph = chains([len(s) for s in sentences])
+        ids, lengths = char_ids(list(words))
+        return cls(
+            graph,
+            LevelSchedule.from_graph(graph),
+            torch.tensor(vocab.encode(t.lower() for t in tokens)),
+            torch.tensor([casing(t) for t in tokens]),
+            ids,
+            lengths,
+            torch.from_numpy(word_of_token.astype(np.int64)),
+            torch.tensor([len(s) for s in sentences]),
+            None if tags is None else torch.tensor([tag for sentence in tags for tag in sentence]),
+        )
+
+    def padded(self, flat: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-token rows ``(N, ...)`` as ``(B, max length, ...)`` zero-padded, and the ``(B, max length)`` mask."""
+        padded = pad_sequence(flat.split(self.lengths.tolist()), batch_first=True)
+        mask = torch.arange(padded.shape[1], device=flat.device) < self.lengths.to(flat.device)[:, None]
+        return padded, mask
+
+
+class SequenceTagger(nn.Module):
+    r"""BiLSTM-CRF tagger (see the module docstring).
+
+    Args:
+        embedding: the word table (looked up with lowercased tokens).
+        num_tags: number of tags :math:`T`.
+        hidden_size: LSTM states per direction.
+        num_layers: stacked bidirectional layers.
+        chars: a character encoder with an ``out_size`` (:class:`~treelstm.nn.characters.CharLSTM`
+            or :class:`~treelstm.nn.characters.CharCNN`), or None for none.
+        casing_dim: size of the casing-pattern vector (0: no casing features).
+        dropout: dropout on the LSTM's input and on its output.
+        crf: the CRF over tag sequences, or None to choose each token's tag by softmax.
+        fused: run the LSTM on torch's fused kernel (see :class:`~treelstm.nn.chain.ChainLSTM`).
+
+    Example:
+        >>> from treelstm.nn.characters import CharLSTM
+        >>> vocab = Vocabulary(["peter", "blackburn"])
+        >>> tagger = SequenceTagger(nn.Embedding(len(vocab), 50), num_tags=5, chars=CharLSTM(), crf=CRF(5))
+        >>> batch = TaggedBatch.of([["Peter", "Blackburn"], ["BRUSSELS"]], vocab, tags=[[1, 2], [3]])
+        >>> tagger.loss(batch).shape, tagger.decode(batch).shape
+        (torch.Size([]), torch.Size([3]))
+    """
+
+    def __init__(
+        self,
+        embedding: nn.Embedding,
+        num_tags: int,
+        hidden_size: int = 100,
+        num_layers: int = 1,
+        chars: nn.Module | None = None,
+        casing_dim: int = 0,
+        dropout: float = 0.5,
+        crf: CRF | None = None,
+        fused: bool = True,
+    ):
+        super().__init__()
+        self.embedding, self.chars, self.crf = embedding, chars, crf
+        self.casing = nn.Embedding(len(CASINGS), casing_dim) if casing_dim else None
+        input_size = embedding.embedding_dim + casing_dim + (chars.out_size if chars is not None else 0)
+        self.lstm = ChainLSTM(input_size, hidden_size, num_layers, bidirectional=True, dropout=dropout, fused=fused)
+        self.dropout = nn.Dropout(dropout)
+        self.scores = nn.Linear(2 * hidden_size, num_tags)
+
+    def forward(self, batch: TaggedBatch) -> Tensor:
+        """Tag scores :math:`P` ``(N, T)`` of every token."""
+        device = self.scores.weight.device
+        features = [self.embedding(batch.word_ids.to(device))]
+        if self.casing is not None:
+            features.append(self.casing(batch.casing.to(device)))
+        if self.chars is not None:
+            words = self.chars(batch.char_ids.to(device), batch.char_lengths)
+            features.append(words.index_select(0, batch.word_of_token.to(device)))
+        h, _ = self.lstm(batch.graph, self.dropout(torch.cat(features, dim=1)), batch.schedule)
+        return self.scores(self.dropout(h))
+
+    def loss(self, batch: TaggedBatch) -> Tensor:
+        """Negative log-likelihood of the gold tags, summed over each sentence, averaged over sentences."""
+        if batch.tags is None:
+            raise ValueError("the batch has no gold tags")
+        scores, tags = self(batch), batch.tags.to(self.scores.weight.device)
+        if self.crf is None:
+            return F.cross_entropy(scores, tags, reduction="sum") / len(batch.lengths)
+        emissions, mask = batch.padded(scores)
+        return -self.crf(emissions, batch.padded(tags)[0], mask).mean()
+
+    def decode(self, batch: TaggedBatch) -> Tensor:
+        """The best tag ids ``(N,)``: Viterbi under the CRF, else each token's most likely tag."""
+        scores = self(batch)
+        if self.crf is None:
+            return scores.argmax(dim=1)
+        emissions, mask = batch.padded(scores)
+        return self.crf.decode(emissions, mask)[0][mask]
+
+    def extra_repr(self) -> str:
+        decoder = "crf" if self.crf is not None else "softmax"
+        return f"num_tags={self.scores.out_features}, decoder={decoder}"

@@ -1,0 +1,120 @@
+r"""Character-level word features: a character BiLSTM (Lample et al., 2016) or a character CNN
+(Ma & Hovy, 2016), each mapping a word's characters to one vector.
+
+Characters need no vocabulary of their own: a character with code point below 256 (ASCII and
+Latin-1) has id ``code point + 2``; any other character (another script, an emoji) is the
+unknown character, id 1; id 0 pads. So a checkpoint carries no character table, and text in
+any script is accepted.
+
+* :class:`CharLSTM`: each word is a chain of its characters, read by a bidirectional
+  :class:`~treelstm.nn.chain.ChainLSTM`; the word vector is
+  :math:`[\overrightarrow{h}_{\text{last}}; \overleftarrow{h}_{\text{first}}]`, size ``2 * hidden_size``.
+* :class:`CharCNN`: a width-``kernel_size`` convolution over the character vectors (padded with
+  ``kernel_size // 2`` zero characters on each side), max-pooled over the word: ``num_filters`` features.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from treelstm.nn.chain import ChainLSTM
+from treelstm.trees import chains
+
+__all__ = ["char_ids", "CharLSTM", "CharCNN", "NUM_CHARS"]
+
+NUM_CHARS = 258
+"""Rows of a character table: padding, unknown, and the 256 code points below 256."""
+
+
+def char_ids(words: Sequence[str]) -> tuple[Tensor, Tensor]:
+    """Padded character ids of words.
+
+    Returns:
+        ids: ``(W, max length)`` int64, 0 after each word's end.
+        lengths: ``(W,)`` the words' lengths in characters (at least 1: an empty word is one padding character).
+
+    Example:
+        >>> ids, lengths = char_ids(["Ab", "é", "北"])
+        >>> ids.tolist(), lengths.tolist()
+        ([[67, 100], [235, 0], [1, 0]], [2, 1, 1])
+    """
+    lengths = [max(len(w), 1) for w in words]
+    ids = torch.zeros(len(words), max(lengths, default=1), dtype=torch.int64)
+    for k, word in enumerate(words):
+        ids[k, : len(word)] = torch.tensor([ord(c) + 2 if ord(c) < 256 else 1 for c in word], dtype=torch.int64)
+    return ids, torch.tensor(lengths)
+
+
+class CharLSTM(nn.Module):
+    r"""A bidirectional LSTM over each word's characters; the word's vector joins the forward
+    direction's last state and the backward direction's first.
+
+    Args:
+        char_dim: size of a character's vector.
+        hidden_size: states per direction; the output has ``2 * hidden_size`` features.
+
+    Inputs: ``ids (W, L)``, ``lengths (W,)`` from :func:`char_ids`.
+
+    Output: ``(W, 2 * hidden_size)``.
+
+    Example:
+        >>> encoder = CharLSTM(char_dim=25, hidden_size=25)
+        >>> encoder(*char_ids(["U.N.", "official", "Ekeus"])).shape
+        torch.Size([3, 50])
+    """
+
+    def __init__(self, char_dim: int = 25, hidden_size: int = 25):
+        super().__init__()
+        self.embedding = nn.Embedding(NUM_CHARS, char_dim, padding_idx=0)
+        self.lstm = ChainLSTM(char_dim, hidden_size, bidirectional=True)
+        self.out_size = 2 * hidden_size
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        mask = torch.arange(ids.shape[1], device=ids.device) < lengths.to(ids.device)[:, None]
+        _, (h_n, _) = self.lstm(chains(lengths.tolist()), self.embedding(ids[mask]))
+        return torch.cat([h_n[0], h_n[1]], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"out_size={self.out_size}"
+
+
+class CharCNN(nn.Module):
+    r"""A convolution over each word's characters, max-pooled over the word (Ma & Hovy, 2016).
+
+    Args:
+        char_dim: size of a character's vector.
+        num_filters: convolution filters, the size of the output.
+        kernel_size: characters each filter sees (odd).
+        dropout: dropout on the character vectors before the convolution (training only).
+
+    Inputs: ``ids (W, L)``, ``lengths (W,)`` from :func:`char_ids`.
+
+    Output: ``(W, num_filters)``.
+
+    Example:
+        >>> encoder = CharCNN(char_dim=30, num_filters=30)
+        >>> encoder(*char_ids(["U.N.", "official", "Ekeus"])).shape
+        torch.Size([3, 30])
+    """
+
+    def __init__(self, char_dim: int = 30, num_filters: int = 30, kernel_size: int = 3, dropout: float = 0.0):
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        self.embedding = nn.Embedding(NUM_CHARS, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, num_filters, kernel_size, padding=kernel_size // 2)
+        self.dropout = dropout
+        self.out_size = num_filters
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        x = F.dropout(self.embedding(ids), self.dropout, self.training)  # (W, L, char_dim)
+        features = self.conv(x.transpose(1, 2))  # (W, filters, L)
+        beyond = torch.arange(ids.shape[1], device=ids.device) >= lengths.to(ids.device)[:, None]
+        return features.masked_fill(beyond[:, None, :], float("-inf")).amax(dim=2)
+
+    def extra_repr(self) -> str:
+        return f"out_size={self.out_size}, dropout={self.dropout}"

@@ -1,0 +1,253 @@
+r"""The Tree-LSTM level loop as one autograd Function, with a hand-written backward.
+
+Run through autograd, the level loop of :func:`~treelstm.nn.encoder.run_levels` records a few
+dozen small operations per level, and the backward of "gather the children's rows from the
+state buffer, write the level's rows into it" allocates and adds a full ``(N, H)`` gradient
+at every level: the cost grows with levels x nodes. Here the forward writes straight into
+preallocated buffers without recording anything, and the backward walks the levels top-down
+once, adding each level's gradients into the children's rows in place (the way fused LSTM
+kernels such as cuDNN's do it), then forms the recurrent weights' gradients with one matrix
+multiply over all nodes.
+
+Same equations as :class:`~treelstm.nn.cells.NaryTreeLSTMCell` (and so
+:class:`~treelstm.nn.cells.ChainLSTMCell`) and :class:`~treelstm.nn.cells.ChildSumTreeLSTMCell`,
+in level order (``N`` nodes, ``E`` edges, ``H`` hidden units). For node :math:`j` with
+:math:`\bar c_j = c_j` and the pre-activations :math:`a` of the gates, the backward uses
+
+.. math::
+    \delta c_j &= \partial c_j + \partial h_j \odot o_j \odot (1 - \tanh^2 c_j), \quad
+    \delta o_j = \partial h_j \odot \tanh c_j \\
+    \delta a^{(i)}_j &= \delta c_j \odot u_j \odot i_j (1 - i_j), \quad
+    \delta a^{(u)}_j = \delta c_j \odot i_j \odot (1 - u_j^2), \quad
+    \delta a^{(f)}_{jk} = \delta c_j \odot c_k \odot f_{jk} (1 - f_{jk}) \\
+    \partial c_k &\mathrel{+}= \delta c_j \odot f_{jk}, \qquad
+    \partial h_k \mathrel{+}= (\text{the rows of } U^\top \delta a_j \text{ that read } h_k)
+
+where :math:`\partial` is the gradient arriving from outside and from the parent. Only first
+derivatives are supported: the backward is once differentiable (not itself differentiable),
+so a backward that builds a graph for double backward (``create_graph=True``, e.g.
+``torch.autograd.grad(loss, x, create_graph=True)`` for a gradient penalty) raises at once;
+``TreeLSTM(cell, fused=False)`` runs autograd through the cells instead. (torch's own
+``@once_differentiable`` raises only later, and only when the incoming gradients require grad:
+after ``h.sum()`` they do not, and a gradient penalty would silently miss these levels' second
+derivatives.)
+Gate activations are not returned here: ``return_gates=True`` takes the plain autograd path.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from treelstm.nn.cells import ChildSumTreeLSTMCell, NaryTreeLSTMCell, TreeCell
+from treelstm.trees.schedule import LevelSchedule
+
+__all__ = ["supports", "run_fused"]
+
+
+def supports(cell: object) -> bool:
+    """Whether ``cell`` is one of the LSTM cells this module implements (not a subclass that
+    changes its equations)."""
+    return getattr(type(cell), "forward", None) in (NaryTreeLSTMCell.forward, ChildSumTreeLSTMCell.forward)
+
+
+def run_fused(cell: TreeCell, wx: Tensor, schedule: LevelSchedule) -> tuple[Tensor, Tensor]:
+    """``(h, c)``, each ``(N, H)`` in level order, from the level-ordered projections ``wx``."""
+    plan = _Plan.of(schedule)
+    if isinstance(cell, NaryTreeLSTMCell):
+        return _NaryLevels.apply(wx, cell.U, plan, cell.n_ary, cell.output_gate)
+    return _ChildSumLevels.apply(wx, cell.U, cell.U_f, plan, cell.output_gate)
+
+
+def _once_differentiable(backward):
+    """Like ``torch.autograd.function.once_differentiable``, but strict: a backward asked to
+    build a graph (``create_graph=True``, so grad mode is on inside it) raises at once, whether
+    or not the incoming gradients require grad (the second derivative depends on the saved
+    tensors too, which torch's decorator does not see)."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "backward with create_graph=True through the fused Tree-LSTM levels: their backward is "
+                "once_differentiable (treelstm.nn.fused_levels has first derivatives only); for double "
+                "backward, e.g. a gradient penalty, run TreeLSTM(cell, fused=False)"
+            )
+        return backward(ctx, *grads)
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Per level ``(a, b, ea, eb)``: its rows and its edges; per edge: the child's row, the
+    parent's row within its level and over all levels (all ``(E,)`` int64)."""
+
+    levels: tuple[tuple[int, int, int, int], ...]
+    child: Tensor
+    parent: Tensor
+    parent_row: Tensor
+    slot: Tensor
+
+    @classmethod
+    def of(cls, s: LevelSchedule) -> "_Plan":
+        key = ("fused-plan", s.child.device)
+        if key not in s._cache:
+            edges_per_level = torch.tensor([s.edge_offsets[l + 1] - s.edge_offsets[l] for l in range(s.num_levels)])
+            level_start = torch.tensor(s.offsets[:-1], device=s.child.device)
+            parent_row = s.parent + level_start.repeat_interleave(edges_per_level.to(s.child.device))
+            levels = tuple(zip(s.offsets[:-1], s.offsets[1:], s.edge_offsets[:-1], s.edge_offsets[1:]))
+            s._cache[key] = cls(levels, s.child, s.parent, parent_row, s.slot)
+        return s._cache[key]
+
+
+def _activate(gates: Tensor, H: int, u: int) -> None:
+    """In place: sigmoid on every gate block but block ``u`` (the candidate), tanh on that one."""
+    gates[:, : u * H].sigmoid_()
+    gates[:, u * H : (u + 1) * H].tanh_()
+    gates[:, (u + 1) * H :].sigmoid_()
+
+
+def _node_backward(g: Tensor, c: Tensor, dh: Tensor, dc: Tensor, out: Tensor, H: int, output_gate: bool) -> Tensor:
+    """Write the node gates' pre-activation gradients (blocks i, o, u or i, u of ``g``) into
+    ``out`` and return :math:`\\delta c_j`."""
+    tc = torch.tanh(c)
+    i = g[:, :H]
+    if output_gate:
+        o, u = g[:, H : 2 * H], g[:, 2 * H : 3 * H]
+        delta_c = dc + dh * o * (1 - tc * tc)
+        out[:, H : 2 * H] = dh * tc * o * (1 - o)
+        du = out[:, 2 * H : 3 * H]
+    else:
+        u = g[:, H : 2 * H]
+        delta_c = dc + dh * (1 - tc * tc)
+        du = out[:, H : 2 * H]
+    out[:, :H] = delta_c * u * i * (1 - i)
+    du.copy_(delta_c * i * (1 - u * u))
+    return delta_c
+
+
+def _finish_node(g: Tensor, carried: Tensor | float, c: Tensor, h: Tensor, H: int, output_gate: bool) -> None:
+    """``c = i * u + carried``, ``h = o * tanh(c)`` (or ``tanh(c)``), written into ``c`` and ``h``."""
+    i = g[:, :H]
+    u = g[:, 2 * H : 3 * H] if output_gate else g[:, H : 2 * H]
+    if isinstance(carried, Tensor):
+        torch.addcmul(carried, i, u, out=c)
+    else:
+        torch.mul(i, u, out=c)
+    if output_gate:
+        torch.mul(g[:, H : 2 * H], torch.tanh(c), out=h)
+    else:
+        torch.tanh(c, out=h)
+
+
+class _NaryLevels(torch.autograd.Function):
+    """N-ary Tree-LSTM (eqs. 9-14): ``U`` ``(G*H, N*H)`` reads the children stacked by slot."""
+
+    @staticmethod
+    def forward(ctx, wx: Tensor, U: Tensor, plan: _Plan, n_ary: int, output_gate: bool):
+        num, H = wx.shape[0], U.shape[1] // n_ary
+        k = 3 if output_gate else 2  # node gates; the n_ary forget gates follow
+        gates = torch.empty_like(wx)
+        h, c = wx.new_zeros(num, H), wx.new_zeros(num, H)
+        h_jl, c_jl = wx.new_zeros(num * n_ary, H), wx.new_zeros(num * n_ary, H)  # child l of j at row j*N + l
+        at = plan.parent_row * n_ary + plan.slot
+        for a, b, ea, eb in plan.levels:
+            g = gates[a:b]
+            if eb > ea:
+                child, rows = plan.child[ea:eb], at[ea:eb]
+                h_jl.index_copy_(0, rows, h.index_select(0, child))
+                c_jl.index_copy_(0, rows, c.index_select(0, child))
+                torch.addmm(wx[a:b], h_jl[a * n_ary : b * n_ary].view(b - a, n_ary * H), U.t(), out=g)
+            else:
+                g.copy_(wx[a:b])
+            _activate(g, H, k - 1)
+            f = g[:, k * H :].view(b - a, n_ary, H)
+            carried = (f * c_jl[a * n_ary : b * n_ary].view(b - a, n_ary, H)).sum(1) if eb > ea else 0.0
+            _finish_node(g, carried, c[a:b], h[a:b], H, output_gate)
+        ctx.save_for_backward(U, gates, c, h_jl, c_jl, at)
+        ctx.plan, ctx.n_ary, ctx.output_gate = plan, n_ary, output_gate
+        return h, c
+
+    @staticmethod
+    @_once_differentiable
+    def backward(ctx, dh_out: Tensor | None, dc_out: Tensor | None):
+        U, gates, c, h_jl, c_jl, at = ctx.saved_tensors
+        plan, N, output_gate = ctx.plan, ctx.n_ary, ctx.output_gate
+        num, H = c.shape
+        k = 3 if output_gate else 2
+        dh = dh_out.clone() if dh_out is not None else c.new_zeros(num, H)
+        dc = dc_out.clone() if dc_out is not None else c.new_zeros(num, H)
+        da = torch.empty_like(gates)  # pre-activation gradients = the gradient of wx
+        for a, b, ea, eb in reversed(plan.levels):
+            g, d = gates[a:b], da[a:b]
+            delta_c = _node_backward(g, c[a:b], dh[a:b], dc[a:b], d, H, output_gate)
+            f = g[:, k * H :].view(b - a, N, H)
+            c_children = c_jl[a * N : b * N].view(b - a, N, H)
+            d[:, k * H :] = (delta_c.unsqueeze(1) * c_children * f * (1 - f)).view(b - a, N * H)
+            if eb > ea:
+                child, rows = plan.child[ea:eb], at[ea:eb] - a * N
+                dh.index_add_(0, child, (d @ U).view((b - a) * N, H).index_select(0, rows))
+                dc.index_add_(0, child, (delta_c.unsqueeze(1) * f).view((b - a) * N, H).index_select(0, rows))
+        first = plan.levels[0][1]  # level 0 is the leaves: no children, nothing for U
+        dU = da[first:].t() @ h_jl[first * N :].view(num - first, N * H) if ctx.needs_input_grad[1] else None
+        return da, dU, None, None, None
+
+
+class _ChildSumLevels(torch.autograd.Function):
+    """Child-Sum Tree-LSTM (eqs. 2-8): node gates read :math:`\\tilde h_j = \\sum_k h_k` through
+    ``U``; each child's forget gate reads its own :math:`h_k` through ``U_f``."""
+
+    @staticmethod
+    def forward(ctx, wx: Tensor, U: Tensor, U_f: Tensor, plan: _Plan, output_gate: bool):
+        num, H = wx.shape[0], U_f.shape[0]
+        k = 3 if output_gate else 2
+        wx_node, wx_f = wx[:, : k * H], wx[:, k * H :]
+        gates = torch.empty(num, k * H, dtype=wx.dtype, device=wx.device)
+        forget = wx.new_empty(len(plan.child), H)  # f_jk per edge
+        h, c, h_tilde = wx.new_zeros(num, H), wx.new_zeros(num, H), wx.new_zeros(num, H)
+        for a, b, ea, eb in plan.levels:
+            g = gates[a:b]
+            carried: Tensor | float = 0.0
+            if eb > ea:
+                child, parent = plan.child[ea:eb], plan.parent[ea:eb]
+                h_k = h.index_select(0, child)
+                h_tilde[a:b].index_add_(0, parent, h_k)
+                torch.addmm(wx_node[a:b], h_tilde[a:b], U.t(), out=g)
+                f = torch.addmm(wx_f.index_select(0, plan.parent_row[ea:eb]), h_k, U_f.t(), out=forget[ea:eb])
+                f.sigmoid_()
+                carried = c.new_zeros(b - a, H).index_add_(0, parent, f * c.index_select(0, child))
+            else:
+                g.copy_(wx_node[a:b])
+            _activate(g, H, k - 1)
+            _finish_node(g, carried, c[a:b], h[a:b], H, output_gate)
+        ctx.save_for_backward(U, U_f, gates, forget, h, c, h_tilde)
+        ctx.plan, ctx.output_gate = plan, output_gate
+        return h, c
+
+    @staticmethod
+    @_once_differentiable
+    def backward(ctx, dh_out: Tensor | None, dc_out: Tensor | None):
+        U, U_f, gates, forget, h, c, h_tilde = ctx.saved_tensors
+        plan, output_gate = ctx.plan, ctx.output_gate
+        num, H = c.shape
+        dh = dh_out.clone() if dh_out is not None else c.new_zeros(num, H)
+        dc = dc_out.clone() if dc_out is not None else c.new_zeros(num, H)
+        da_node = torch.empty_like(gates)
+        da_f = torch.empty_like(forget)  # per edge
+        for a, b, ea, eb in reversed(plan.levels):
+            delta_c = _node_backward(gates[a:b], c[a:b], dh[a:b], dc[a:b], da_node[a:b], H, output_gate)
+            if eb > ea:
+                child, parent, f = plan.child[ea:eb], plan.parent[ea:eb], forget[ea:eb]
+                delta_c_k = delta_c.index_select(0, parent)
+                dc.index_add_(0, child, delta_c_k * f)
+                d_f = torch.mul(delta_c_k * c.index_select(0, child), f * (1 - f), out=da_f[ea:eb])
+                dh.index_add_(0, child, (da_node[a:b] @ U).index_select(0, parent) + d_f @ U_f)
+        dwx = torch.cat([da_node, c.new_zeros(num, H).index_add_(0, plan.parent_row, da_f)], dim=1)
+        first = plan.levels[0][1]  # level 0 is the leaves: no children, nothing for U
+        dU = da_node[first:].t() @ h_tilde[first:] if ctx.needs_input_grad[1] else None
+        dU_f = da_f.t() @ h.index_select(0, plan.child) if ctx.needs_input_grad[2] else None
+        return dwx, dU, dU_f, None, None

@@ -1,0 +1,43 @@
+"""Results over seeds: mean and standard deviation, and a paper's table with ours beside its numbers."""
+
+from __future__ import annotations
+
+import statistics
+
+__all__ = ["summarize", "render_table"]
+
+
+def summarize(results: list[dict], part: str = "test") -> dict[str, tuple[float, float]]:
+    """Mean and sample standard deviation of each ``part`` (test or dev) metric over seeds."""
+    names = results[0][part].keys()
+    values = {name: [r[part][name] for r in results] for name in names}
+    return {n: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for n, v in values.items()}
+
+
+def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds: int) -> str:
+    """A markdown table: each row's mean (std) over seeds beside the paper's."""
+    metrics = table["metrics"]
+    head = "| row | " + " | ".join(f"{m} (ours) | {m} (paper)" for m in metrics) + " | s/epoch | s/run |"
+    lines = [f"### {table['title']}", "", head, "|---|" + "---:|" * (2 * len(metrics) + 2)]
+    for row, runs in zip(rows, results):
+        ours = summarize(runs) if runs else {}
+        cells = []
+        for m in metrics:
+            paper = row.get("paper", {}).get(m)  # [mean, std], or a number where no std was published
+            paper = _fmt(*paper, table) if isinstance(paper, list) else "—" if paper is None else _fmt(paper, None, table)
+            mine = _fmt(ours[m][0], ours[m][1] if len(runs) > 1 else None, table) if runs else "—"
+            cells += [mine, paper]
+        times = [f"{statistics.fmean(r[key] for r in runs):.{d}f}" if runs else "—"
+                 for key, d in (("epoch_seconds", 1), ("wall_seconds", 0))]
+        name = row["name"] + (f" ({len(runs)} seed{'s' * (len(runs) > 1)})" if runs and len(runs) != seeds else "")
+        lines.append(f"| {name} | " + " | ".join(cells + times) + " |")
+    lines += ["", f"Ours: mean (std) over {seeds} seed(s) unless the row says otherwise, best dev epoch each; s/epoch (training and dev "
+              f"evaluation) and s/run are means per run, one CPU thread per run; "
+              f"{sum(r['wall_seconds'] for runs in results for r in runs) / 60:.1f} CPU-thread minutes in all.",
+              f"Paper: {table['source']}"]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(mean: float, std: float | None, table: dict) -> str:
+    scale, digits = table.get("scale", 1), table.get("digits", 4)
+    return f"{mean * scale:.{digits}f}" + ("" if std is None else f" ({std * scale:.{digits}f})")

@@ -1,0 +1,1 @@
+"""Text tooling: vocabularies and word vectors, spaCy parsing and tokenizing, tagging schemes."""

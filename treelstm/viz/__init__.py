@@ -1,0 +1,1 @@
+"""Figures: explained trees and their drawings, training curves."""
