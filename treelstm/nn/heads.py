@@ -22,6 +22,8 @@ class SimilarityHead(nn.Module):
     Outputs of ``forward(h_L, h_R)``: log-probabilities ``(B, K)``; :meth:`score` turns them into :math:`\hat y`.
     """
 
+    r: Tensor
+
     def __init__(self, input_size: int, hidden_size: int = 50, num_classes: int = 5):
         super().__init__()
         self.W_times = nn.Linear(input_size, hidden_size, bias=False)
