@@ -32,6 +32,7 @@ from typing import Sequence
 import yaml
 
 from treelstm.errors import UserError
+from treelstm.files import atomic_text
 from treelstm.runner.config import ConfigError, load_config
 from treelstm.runner.seeds import run_seeds, short_metrics, stored_config
 from treelstm.runner.tables import render_table, summarize
@@ -66,8 +67,7 @@ def _cmd_train(args) -> None:
     part = "test" if results[0]["test"] is not None else "dev"  # without a test split: the best epochs' dev metrics
     summary = summarize(results, part)
     out = Path(args.runs_dir) / config.name
-    (out / "summary.json").write_text(json.dumps({"runs": results, "mean_std": summary, "split": part}, indent=2),
-                                      encoding="utf-8")
+    atomic_text(out / "summary.json", json.dumps({"runs": results, "mean_std": summary, "split": part}, indent=2))
     print(f"{config.name}: {part} " + ", ".join(f"{k} {m:.4f} ({s:.4f})" for k, (m, s) in summary.items())
           + f" over {len(results)} seed(s); runs in {out}")
 
@@ -270,7 +270,7 @@ def _cmd_reproduce(args) -> None:
     markdown = render_table(table, rows, results, seeds)
     out = Path(args.runs_dir) / "reproduce" / f"{args.table}{'-quick' if args.quick else ''}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(markdown, encoding="utf-8")
+    atomic_text(out, markdown)
     print(markdown + f"\n(saved to {out})")
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the readers: finding a file, and reading its text in a declared encoding.
+"""Files: finding one, reading its text in a declared encoding, and writing files and folders atomically.
 
 Any codec Python knows may be declared (``utf-8``, ``latin-1``, ``cp1252``...); a leading byte-order
 mark is removed whatever the encoding, and a byte that is not of the encoding is a ValueError naming
@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import codecs
 import math
+import os
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 from treelstm.errors import UserError
 
@@ -81,3 +85,78 @@ def finite_number(value: str) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(temporary_path)``, fsync it, then rename it to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write_synced(Path(tmp), write)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def atomic_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically: readers see the old file or the new one, never a part."""
+    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def atomic_folder(folder: Path, fill: Callable[[Path], None]) -> None:
+    """Replace ``folder`` by the files ``fill(staging)`` writes (each flushed to disk with
+    :func:`write_synced`) into a staging folder beside it.
+
+    Two renames swap the staging folder in: ``folder`` becomes ``.NAME.old``, then the staging
+    folder becomes ``folder``. A process killed at any point leaves the previous contents or the
+    new ones whole; between the renames only ``.NAME.old`` exists, and :func:`settled` finds it."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.new-*"):  # staging left by a killed save
+        shutil.rmtree(stale)
+    staging = folder.with_name(f".{folder.name}.new-{os.getpid()}")
+    staging.mkdir()
+    fill(staging)
+    old = folder.with_name(f".{folder.name}.old")
+    if folder.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(folder, old)
+    os.rename(staging, folder)
+    _fsync_folder(folder.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove a folder saved by :func:`atomic_folder`, with what a killed save left beside it."""
+    folder = Path(folder)
+    for path in (folder, folder.with_name(f".{folder.name}.old"), *folder.parent.glob(f".{folder.name}.new-*")):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def settled(folder: Path) -> Path:
+    """``folder``, or its previous contents when a save was killed between :func:`atomic_folder`'s renames."""
+    folder = Path(folder)
+    old = folder.with_name(f".{folder.name}.old")
+    return old if not folder.exists() and old.is_dir() else folder
+
+
+def write_synced(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(path)``, then flush the file to disk."""
+    write(str(path))
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 and flush it to disk."""
+    write_synced(path, lambda p: Path(p).write_text(text, encoding="utf-8"))

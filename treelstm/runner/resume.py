@@ -30,16 +30,8 @@ import torch
 from torch import nn
 
 from treelstm.errors import UserError
-from treelstm.runner.checkpoint import (
-    VersionWarning,
-    atomic_folder,
-    load_into,
-    load_weights,
-    settled,
-    version_note,
-    write_synced,
-    write_text,
-)
+from treelstm.files import atomic_folder, atomic_text, settled, write_synced, write_text
+from treelstm.runner.checkpoint import VersionWarning, load_into, load_weights, version_note
 
 __all__ = ["Interrupted", "interrupted", "save_state", "restore", "best_so_far", "kept_records", "folder"]
 
@@ -135,5 +127,6 @@ def kept_records(log: Path, epochs: int) -> list[dict]:
     """The records of the first ``epochs`` epochs in ``metrics.jsonl``; the file is cut back to them."""
     records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
     records = [record for record in records if record["epoch"] <= epochs]
-    log.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    text = "".join(json.dumps(record) + "\n" for record in records)
+    atomic_text(log, text)
     return records

@@ -36,8 +36,8 @@ def _finished(config: Config, run_dir: Path) -> dict | None:
 
 def _resumable(config: Config, run_dir: Path) -> bool:
     """Whether ``run_dir`` holds the resumable state of an unfinished run of ``config``."""
+    from treelstm.files import settled
     from treelstm.runner import resume
-    from treelstm.runner.checkpoint import settled
 
     return settled(resume.folder(run_dir)).is_dir() and stored_config(run_dir) == config
 

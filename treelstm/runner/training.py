@@ -28,9 +28,9 @@ from torch import nn
 from tqdm import tqdm
 
 from treelstm.errors import UserError
-from treelstm.files import require_file
+from treelstm.files import atomic_text, remove_folder, require_file
 from treelstm.runner import resume as resumable
-from treelstm.runner.checkpoint import atomic_write, load_checkpoint, remove_folder, save_checkpoint
+from treelstm.runner.checkpoint import load_checkpoint, save_checkpoint
 from treelstm.runner.config import Config, EmbeddingConfig, resolve_path
 from treelstm.runner.distributed import Objective, Ranks, session
 from treelstm.runner.task import Task, get_task
@@ -204,7 +204,7 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
     log = run_dir / "metrics.jsonl"
     epoch_seconds = [record["seconds"] for record in resumable.kept_records(log, done)] if ranks.main else []
     if coverage is not None and ranks.main:
-        (run_dir / "coverage.txt").write_text(str(coverage) + "\n", encoding="utf-8")
+        atomic_text(run_dir / "coverage.txt", str(coverage) + "\n")
     dev_batches = [task.collate(b, vocab) for b in batches(splits["dev"], 256)] if ranks.main else []
     best, best_epoch = resumable.best_so_far(run_dir, task.metric) if done else (-float("inf"), 0)
     meta = {"task": config.task, "embedding_dim": embedding.embedding_dim, "task_state": task.state()}
@@ -249,8 +249,7 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
     result = {"name": config.name, "seed": config.training.seed, "epoch": best_epoch, "test": test,
               "dev": best_meta["dev"], "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 2),
               "wall_seconds": round(earlier_seconds + time.perf_counter() - started, 1)}
-    atomic_write(run_dir / "test_metrics.json",
-                 lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2), encoding="utf-8"))
+    atomic_text(run_dir / "test_metrics.json", json.dumps(result, indent=2))
     remove_folder(resumable.folder(run_dir))
     return ranks.broadcast(result)
 
@@ -262,4 +261,4 @@ def _start_folder(run_dir: Path, config: Config, resume: bool) -> None:
     (run_dir / "test_metrics.json").unlink(missing_ok=True)  # the mark of a finished run: gone until it is
     if not resume:
         remove_folder(resumable.folder(run_dir))  # a killed earlier run's state
-    (run_dir / "config.yaml").write_text(config.to_yaml(), encoding="utf-8")
+    atomic_text(run_dir / "config.yaml", config.to_yaml())
