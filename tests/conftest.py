@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import treelstm
 from treelstm import trees
 
 
@@ -187,3 +188,18 @@ def configs(tmp_path):
     (tmp_path / "sick.yaml").write_text(SICK_CONFIG, encoding="utf-8")
     (tmp_path / "sst.yaml").write_text(SST_CONFIG, encoding="utf-8")
     return tmp_path
+
+
+CELLS = {
+    "child-sum": lambda i, h: treelstm.ChildSumTreeLSTMCell(i, h),
+    "child-sum-no-o": lambda i, h: treelstm.ChildSumTreeLSTMCell(i, h, output_gate=False),
+    "n-ary": lambda i, h: treelstm.NaryTreeLSTMCell(i, h, n_ary=2),
+    "n-ary-3-no-o": lambda i, h: treelstm.NaryTreeLSTMCell(i, h, n_ary=3, output_gate=False),
+    "gru": lambda i, h: treelstm.ChildSumTreeGRUCell(i, h),
+}
+"""Every tree cell variant the tests run, by name."""
+
+
+def forest_for(name, mixed_trees, binary_trees):
+    """The fixture forest a cell takes: binary trees for the N-ary cells, any trees for the others."""
+    return binary_trees if name.startswith("n-ary") else mixed_trees

@@ -248,3 +248,19 @@ def test_pair_regression_predicts_a_score_in_the_training_range(data_root, confi
     score = float(capsys.readouterr().out)
     lo, hi = json.loads((tmp_path / "tiny-sick" / "seed-1" / "checkpoint" / "meta.json").read_text())["task_state"]["score_range"]
     assert lo <= score <= hi and 1 <= lo < hi <= 5
+
+
+def test_debug_after_the_sub_command_and_bugs_keep_their_traceback(data_root, configs, tmp_path, monkeypatch, capsys):
+    from treelstm.errors import UserError
+
+    monkeypatch.delenv("TREELSTM_DATA", raising=False)
+    with pytest.raises(UserError, match="reads the benchmark from the data root"):
+        run("train", configs / "sick.yaml", "--runs-dir", tmp_path, "--debug")
+    assert run("train", configs / "sick.yaml", "--runs-dir", tmp_path) == 2  # without --debug: one line
+
+    def bug(*args, **kwargs):
+        raise ValueError("a bug inside the library")
+
+    monkeypatch.setattr("treelstm.runner.training.train", bug)
+    with pytest.raises(ValueError, match="a bug inside the library"):  # not a user error: never hidden
+        run("train", configs / "sick.yaml", "--data-dir", data_root, "--runs-dir", tmp_path)

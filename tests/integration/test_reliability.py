@@ -149,7 +149,7 @@ def test_a_writer_killed_mid_save_leaves_a_whole_checkpoint(checkpoint, kills):
     """A process saves over the checkpoint again and again (weights all k, meta epoch k) and is
     SIGKILLed at a random moment; the folder then loads, weights and meta from the same save."""
     chance = random.Random(0)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     last = 0
     for _ in range(kills):
         saver = subprocess.Popen([sys.executable, "-c", SAVER, str(checkpoint)], stdout=subprocess.PIPE, text=True,
@@ -255,7 +255,7 @@ def test_a_killed_or_interrupted_run_resumes_to_the_uninterrupted_numbers(data_r
     train = ["train", str(configs / "sst.yaml"), "--set", "training.epochs=3", "--data-dir", str(data_root)]
     assert run(*train, "--runs-dir", tmp_path / "whole") == 0
     run_dir = tmp_path / "cut" / "tiny-sst" / "seed-1"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     trainer = subprocess.Popen([sys.executable, "-c", KILLED_RUN, *train, "--runs-dir", str(tmp_path / "cut")],
                                env=env, stderr=subprocess.PIPE, text=True)
     state = run_dir / "resume" / "state.json"

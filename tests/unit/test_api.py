@@ -7,7 +7,7 @@ from conftest import random_parents_line, random_ptb
 from torch import nn
 
 import treelstm
-from tests.test_cells import CELLS, forest_for
+from conftest import CELLS, forest_for
 from treelstm import trees
 from treelstm.models.sentence import SentenceEncoder
 from treelstm.models.tagger import SequenceTagger

@@ -15,7 +15,7 @@ from treelstm.runner import training
 from treelstm.runner.config import ConfigError, load_config
 from treelstm.runner.distributed import Ranks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Batches of 3 over 40 training pairs: shares of 2 and 1 examples, and a last batch of one example
 # (the second process runs a stand-in with weight 0). The tuned word table gets plain SGD

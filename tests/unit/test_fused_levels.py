@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import treelstm
-from tests.test_cells import CELLS, forest_for
+from conftest import CELLS, forest_for
 from treelstm import trees
 from treelstm.nn import fused_levels
 from treelstm.nn.cells import ChildSumTreeGRUCell

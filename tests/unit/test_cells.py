@@ -5,23 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import random_parents_line, random_ptb
+from conftest import CELLS, forest_for, random_parents_line, random_ptb
 
 import treelstm
 from treelstm import trees
-
-CELLS = {
-    "child-sum": lambda i, h: treelstm.ChildSumTreeLSTMCell(i, h),
-    "child-sum-no-o": lambda i, h: treelstm.ChildSumTreeLSTMCell(i, h, output_gate=False),
-    "n-ary": lambda i, h: treelstm.NaryTreeLSTMCell(i, h, n_ary=2),
-    "n-ary-3-no-o": lambda i, h: treelstm.NaryTreeLSTMCell(i, h, n_ary=3, output_gate=False),
-    "gru": lambda i, h: treelstm.ChildSumTreeGRUCell(i, h),
-}
-
-
-def forest_for(name, mixed_trees, binary_trees):
-    return binary_trees if name.startswith("n-ary") else mixed_trees
-
 
 def sigmoid(v):
     return 1 / (1 + math.exp(-v))

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DGL_IMPORT = re.compile(r"^\s*(import\s+([\w.]+\s*(as\s+\w+\s*)?,\s*)*dgl\b|from\s+dgl\b)", re.MULTILINE)
 
 

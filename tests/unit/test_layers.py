@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "treelstm"
+PACKAGE = Path(__file__).resolve().parents[2] / "treelstm"
 LAYERS = [
     {"_dgl", "errors", "files", "notes", "schema"},
     {"trees"},
