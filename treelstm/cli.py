@@ -1,6 +1,6 @@
 """The ``treelstm`` command: train, evaluate, predict, explain, plot, reproduce, demo.
 
-    treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J]
+    treelstm train CONFIG [--set key=value ...] [--seeds N] [--jobs J] [--overwrite]
     treelstm train --resume RUN_DIR
     treelstm prepare CONFIG [--set key=value ...]
     torchrun --nproc_per_node N -m treelstm.cli train CONFIG [...]   (one run on N processes, DDP)
@@ -8,11 +8,12 @@
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
     treelstm explain CHECKPOINT (--text TEXT | --tree PTB | --pair S1 S2) [--gates] [--output PATH]
     treelstm plot RUN_DIR [RUN_DIR ...] [--metric NAME ...] [--output FILE]
-    treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J] [--finished-only]
+    treelstm reproduce TABLE [--quick] [--seeds N] [--jobs J] [--finished-only] [--rerun] [--overwrite]
     treelstm demo long-dependency [--output PNG] [--seed S] [--seeds N] [--quick]
 
-User errors (a bad config, a missing or malformed data file) print one line and exit with
-status 2; ``--debug`` shows the traceback instead. The library's warnings (e.g. a checkpoint
+User errors (a bad config, a missing or malformed data file, a command-line value of the wrong kind:
+see :class:`IntArg`, :class:`PathArg`) print one line and exit with status 2; ``--debug`` shows the
+traceback instead. The library's warnings (e.g. a checkpoint
 saved by another treelstm version) print as one ``treelstm: warning:`` line.
 """
 
@@ -48,8 +49,9 @@ def _data_root(args) -> Path | None:
     root = args.data_dir or os.environ.get("TREELSTM_DATA")
     if not root:
         return None
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"data root {root} is not a folder")
+    if not Path(root).is_dir():  # --data-dir is checked as it is read (PathArg)
+        raise UserError(f"$TREELSTM_DATA: {root} is {'a file' if Path(root).exists() else 'missing'}, "
+                        "expected the data root folder")
     return Path(root)
 
 
@@ -61,15 +63,17 @@ def _cmd_train(args) -> None:
     config = load_config(args.config, args.set)
     data_root = _data_root(args)
     with _trainers(args.jobs) as ranks:
-        (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs, rerun=True)
+        (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs, reuse=False,
+                                overwrite=args.overwrite)
     if not ranks.main:
         return
     part = "test" if results[0]["test"] is not None else "dev"  # without a test split: the best epochs' dev metrics
     summary = summarize(results, part)
     out = Path(args.runs_dir) / config.name
     atomic_text(out / "summary.json", json.dumps({"runs": results, "mean_std": summary, "split": part}, indent=2))
-    print(f"{config.name}: {part} " + ", ".join(f"{k} {m:.4f} ({s:.4f})" for k, (m, s) in summary.items())
-          + f" over {len(results)} seed(s); runs in {out}")
+    print(f"{config.name}: {part} " + ", ".join(f"{k} {m:.4f}" + ("" if s is None else f" ({s:.4f})")
+                                                for k, (m, s) in summary.items())
+          + (f" over {len(results)} seed(s)" if len(results) > 1 else " (one seed, no std)") + f"; runs in {out}")
 
 
 @contextmanager
@@ -151,6 +155,8 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
 def _cmd_predict(args) -> None:
     from treelstm.runner.predict import load
 
+    if args.output and args.input and _same_file(Path(args.input), Path(args.output)):
+        raise UserError(f"--output {args.output}: that is the --input file; write the predictions to another file")
     predictor = load(args.checkpoint)
     tagger = predictor.task.config.task == "ner"
     if args.format == "conll" and not tagger:
@@ -165,6 +171,13 @@ def _cmd_predict(args) -> None:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         print(text, end="")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two spellings name one file (``./F``, ``F``, a symlink to it, a hard link)."""
+    if a.resolve() == b.resolve():
+        return True
+    return a.exists() and b.exists() and os.path.samefile(a, b)
 
 
 def _pairs_given(args, tagger: bool):
@@ -209,6 +222,8 @@ def _tagged_lines(results: list[dict], args) -> list[str]:
         if args.format == "json":
             lines.append(json.dumps(result, ensure_ascii=False))
         elif args.format == "conll":
+            if not result["sentences"]:  # an empty line of --input: a comment keeps the blocks mapped to lines
+                lines += [f"# line {k + 1}: empty", ""]
             for sentence in result["sentences"]:
                 lines += [f"{token['text']}\t{token['tag']}" for token in sentence] + [""]
         else:
@@ -229,7 +244,16 @@ def _read_lines(path: Path) -> list[str]:
 def _warn(results: list[dict], where) -> None:
     for k, result in enumerate(results):
         for warning in result["warnings"]:
-            print(f"treelstm: warning: {where(k)}: {warning}", file=sys.stderr)
+            print(f"treelstm: warning: {where(k)}: {_shorten(warning)}", file=sys.stderr)
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    """``text``, or its start and end around ``...`` when it is longer than ``limit`` characters (a warning
+    quoting a 5,000-word input stays one readable line)."""
+    if len(text) <= limit:
+        return text
+    tail = min(60, limit // 3)
+    return text[: limit - tail - 3] + "..." + text[-tail:]
 
 
 def _cmd_explain(args) -> None:
@@ -263,7 +287,7 @@ def _cmd_reproduce(args) -> None:
     counts = [min(seeds, row.get("seeds", seeds)) for row in ours]  # a row may cap its seeds (costly ablations)
     with _trainers(args.jobs) as ranks:
         trained = run_seeds(configs, counts, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun,
-                            args.finished_only)
+                            args.finished_only, overwrite=args.overwrite)
     if not ranks.main:
         return
     results = [trained[ours.index(row)] if "config" in row else [] for row in rows]
@@ -280,8 +304,6 @@ def _cmd_demo_long_dependency(args) -> None:
     from treelstm.demo.figure import plot
     from treelstm.demo.long_dependency import Settings, run, table
 
-    if args.seeds < 1 or args.threads < 1:
-        raise UserError(f"--seeds and --threads must be at least 1, got {args.seeds}, {args.threads}")
     settings = Settings(steps=args.steps, min_distance=args.min_distance, max_distance=args.max_distance,
                         seeds=tuple(range(args.seed, args.seed + args.seeds)))
     settings = settings.quick() if args.quick else settings
@@ -295,37 +317,141 @@ def _cmd_demo_long_dependency(args) -> None:
     print(table(results) + f"\n{results['seconds']:.0f} s; figure {out}, numbers {out.with_suffix('.json')}")
 
 
+# The command line's values. Every number and path argument has one of the kinds below as its argparse
+# ``type``, so it is checked as the line is read: a bad value is one line, ``treelstm: error: argument
+# --NAME: ...``, and exit status 2 (:class:`_Parser`), before anything runs.
+
+
+class IntArg:
+    """A whole number of at least ``minimum`` (counts: 1, distances and seeds: 0)."""
+
+    def __init__(self, minimum: int):
+        self.minimum = minimum
+        self.__name__ = f"whole number >= {minimum}"
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < self.minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {self.minimum}, got {value}")
+        return value
+
+
+class PathArg:
+    """A path of one kind, checked before the command runs:
+
+    * ``file``: an existing file the command reads (not a folder; readable);
+    * ``folder``: an existing folder the command reads (not a file; readable);
+    * ``output``: a file the command writes: not a folder, in an existing folder it may write in (an
+      existing file there is overwritten, the user named it); ``suffixes``: the files written are
+      ``PATH + suffix`` for each (explain's ``.svg`` and ``.png``, a given ``.svg``/``.png`` dropped);
+    * ``runs``: a folder the command writes into, created with its parents when missing; where it or
+      an ancestor exists, a folder it may write in.
+    """
+
+    def __init__(self, kind: str, suffixes: tuple[str, ...] = ()):
+        assert kind in ("file", "folder", "output", "runs")
+        self.kind, self.suffixes = kind, suffixes
+        self.__name__ = f"{kind} path"
+
+    def __call__(self, text: str) -> str:
+        if not text:
+            raise argparse.ArgumentTypeError(f"expected a {'folder' if self.kind in ('folder', 'runs') else 'file'} "
+                                             "path, got an empty one")
+        path = Path(text)
+        if self.kind in ("file", "folder"):
+            self._existing(path, self.kind)
+        elif self.kind == "output":
+            for file in self._written(path):
+                self._writable(file)
+        else:
+            self._runs(path)
+        return text
+
+    @staticmethod
+    def _existing(path: Path, kind: str) -> None:
+        if not path.exists():
+            raise argparse.ArgumentTypeError(f"{path} does not exist, expected a {kind}")
+        if kind == "file" and path.is_dir():
+            raise argparse.ArgumentTypeError(f"{path} is a folder, expected a file")
+        if kind == "folder" and not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{path} is a file, expected a folder")
+        if not os.access(path, os.R_OK | (os.X_OK if kind == "folder" else 0)):
+            raise argparse.ArgumentTypeError(f"{path}: permission denied, cannot read it")
+
+    def _written(self, path: Path) -> list[Path]:
+        if not self.suffixes:
+            return [path]
+        if path.suffix.lower() in self.suffixes:
+            path = path.with_suffix("")
+        return [path.with_name(path.name + suffix) for suffix in self.suffixes]
+
+    @staticmethod
+    def _writable(path: Path) -> None:
+        parent = path.parent
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{path} is a folder, expected a file to write")
+        if not parent.exists():
+            raise argparse.ArgumentTypeError(f"{path}: the folder {parent} does not exist; create it first")
+        if not parent.is_dir():
+            raise argparse.ArgumentTypeError(f"{path}: {parent} is a file, expected a folder")
+        if not os.access(path if path.exists() else parent, os.W_OK | (0 if path.exists() else os.X_OK)):
+            raise argparse.ArgumentTypeError(f"{path}: permission denied, cannot write it")
+
+    @staticmethod
+    def _runs(path: Path) -> None:
+        existing = next(p for p in (path, *path.parents) if p.exists())  # '.' or '/' at the latest
+        if existing.exists() and not existing.is_dir():
+            raise argparse.ArgumentTypeError(f"{existing} is a file, expected a folder" + ("" if existing == path
+                                             else f" (to hold {path})"))
+        if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+            raise argparse.ArgumentTypeError(f"{existing}: permission denied, cannot write in it")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, its errors (a bad value, a missing or unknown argument) printed as the command's
+    other errors are: one line ``treelstm: error: ...`` and exit status 2 (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"treelstm: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="treelstm", description="Tree-LSTM training, evaluation and paper tables.")
+    parser = _Parser(prog="treelstm", description="Tree-LSTM training, evaluation and paper tables.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    debug = argparse.ArgumentParser(add_help=False)  # --debug also after the sub-command
+    debug = _Parser(add_help=False)  # --debug also after the sub-command
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def common(p, runs=True):
-        p.add_argument("--data-dir", help="data root (default: $TREELSTM_DATA)")
+        p.add_argument("--data-dir", type=PathArg("folder"), help="data root (default: $TREELSTM_DATA)")
         if runs:
-            p.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
+            p.add_argument("--runs-dir", type=PathArg("runs"), default="runs", help="where run folders go (default: runs)")
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                            help="override a config value, e.g. model.hidden_size=168 (repeatable)")
-            p.add_argument("--jobs", type=int, default=1, help="runs in parallel, one process each (default 1)")
+            p.add_argument("--jobs", type=IntArg(1), default=1, help="runs in parallel, one process each (default 1)")
 
     p = commands.add_parser("train", parents=[debug], help="train a config; best epoch on dev, evaluated on test")
-    p.add_argument("config", nargs="?", help="the config file (none with --resume)")
-    p.add_argument("--resume", metavar="RUN_DIR",
+    p.add_argument("config", nargs="?", type=PathArg("file"), metavar="CONFIG",
+                   help="the config file (none with --resume)")
+    p.add_argument("--resume", metavar="RUN_DIR", type=PathArg("folder"),
                    help="continue a killed or interrupted run (runs/NAME/seed-K) from its last finished epoch")
-    p.add_argument("--seeds", type=int, default=1, help="number of seeds; reports mean (std)")
+    p.add_argument("--seeds", type=IntArg(1), default=1, help="number of seeds; reports mean (std)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run in runs/NAME/seed-K (without it, such a run is kept and nothing trains)")
     common(p)
     p.set_defaults(func=_cmd_train)
 
     p = commands.add_parser("prepare", parents=[debug], help="read a config's data and parse it into the cache (progress bar)")
-    p.add_argument("config", help="the config file")
-    p.add_argument("--data-dir", help="data root (default: $TREELSTM_DATA)")
+    p.add_argument("config", type=PathArg("file"), metavar="CONFIG", help="the config file")
+    p.add_argument("--data-dir", type=PathArg("folder"), help="data root (default: $TREELSTM_DATA)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     p.set_defaults(func=_cmd_prepare)
 
     p = commands.add_parser("evaluate", parents=[debug], help="evaluate a checkpoint folder on a split")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", type=PathArg("folder"), metavar="CHECKPOINT", help="a checkpoint folder")
     p.add_argument("--split", default="test",
                    help="train, dev, test, or a source's extra split (msrp: paws-dev, paws-test)")
     common(p, runs=False)
@@ -333,41 +459,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("predict", parents=[debug], help="run a checkpoint on raw text (pair tasks: text pairs; ner, "
                                             "classification: texts)")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", type=PathArg("folder"), metavar="CHECKPOINT", help="a checkpoint folder")
     p.add_argument("--pair", nargs=2, metavar=("TEXT1", "TEXT2"), help="pair tasks: one text pair")
     p.add_argument("--text", help="ner, classification: one text (ner: a sentence or a paragraph)")
-    p.add_argument("--input",
+    p.add_argument("--input", type=PathArg("file"),
                    help="a file: text1<TAB>text2 lines (pair tasks), one text per line (ner, classification)")
     p.add_argument("--format", choices=["text", "json", "conll"],
                    help="text (default): label<TAB>probability, a score, or ner's entity lines; json: one object "
                         "per input; conll (ner): token<TAB>tag columns")
-    p.add_argument("--output", help="write the predictions here (default: stdout)")
+    p.add_argument("--output", type=PathArg("output"),
+                   help="write the predictions here (default: stdout; never the --input file)")
     p.set_defaults(func=_cmd_predict)
 
     p = commands.add_parser("explain", parents=[debug], help="draw a sentence's tree with each node's prediction (and gates)")
-    p.add_argument("checkpoint", help="a checkpoint of a tree model of a text task (classification or pair tasks)")
+    p.add_argument("checkpoint", type=PathArg("folder"), metavar="CHECKPOINT",
+                   help="a checkpoint of a tree model of a text task (classification or pair tasks)")
     p.add_argument("--text", help="classification: a text (parsed by spaCy)")
     p.add_argument("--tree", help="classification: a PTB tree as in SST, e.g. \"(3 (2 It) (4 works))\"")
     p.add_argument("--pair", nargs=2, metavar=("TEXT1", "TEXT2"), help="pair tasks: a text pair")
     p.add_argument("--gates", action="store_true", help="also draw the gates (i, o under each node; f on the edges)")
-    p.add_argument("--output", default="explanation",
+    p.add_argument("--output", type=PathArg("output", (".svg", ".png")), default="explanation",
                    help="writes OUTPUT.svg and OUTPUT.png (a .svg/.png suffix is dropped; default: explanation)")
     p.set_defaults(func=_cmd_explain)
 
     p = commands.add_parser("plot", parents=[debug], help="draw training curves to a PNG; several runs overlaid to compare configs")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="a run folder (runs/NAME or runs/NAME/seed-K)")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", type=PathArg("folder"), help="a run folder (runs/NAME or runs/NAME/seed-K)")
     p.add_argument("--metric", action="append", default=[], metavar="NAME",
                    help="a panel per metric, e.g. dev_accuracy (repeatable; default: train_loss and every dev_ metric)")
-    p.add_argument("--output", help="the PNG (default: RUN_DIR/curves.png for one run, curves.png for several)")
+    p.add_argument("--output", type=PathArg("output"),
+                   help="the PNG (default: RUN_DIR/curves.png for one run, curves.png for several)")
     p.set_defaults(func=_cmd_plot)
 
     p = commands.add_parser("reproduce", parents=[debug], help="run a paper table's configs and print ours beside the paper's")
     p.add_argument("table", help="e.g. tai2015-sick, tai2015-sst")
     p.add_argument("--quick", action="store_true", help="the headline row only, one seed")
-    p.add_argument("--rerun", action="store_true", help="train again even where a finished run of the same config exists")
+    p.add_argument("--rerun", action="store_true",
+                   help="train again, replacing them, the runs of the same configs that would be reused or resumed")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a run folder holding another config's run (without it, nothing trains)")
     p.add_argument("--finished-only", action="store_true",
                    help="train nothing: the table of the runs finished so far (while the rest still train)")
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=IntArg(1), default=5, help="seeds per row (default 5)")
     common(p)
     p.set_defaults(func=_cmd_reproduce)
 
@@ -375,14 +507,15 @@ def build_parser() -> argparse.ArgumentParser:
     demos = p.add_subparsers(dest="demo", required=True)
     p = demos.add_parser("long-dependency", parents=[debug], help="tanh RNN, LSTM, GRU and Tree-LSTM on subject-verb agreement "
                                                  "across growing distances: accuracy and first-token gradient")
-    p.add_argument("--output", default="long_dependency.png", help="the PNG (default: long_dependency.png); "
+    p.add_argument("--output", type=PathArg("output", (".png", ".json")), default="long_dependency.png",
+                   help="the PNG (default: long_dependency.png); "
                    "the numbers go beside it as .json")
-    p.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per model (default 3)")
-    p.add_argument("--steps", type=int, default=600, help="training batches per model (default 600)")
-    p.add_argument("--min-distance", type=int, default=4, help="shortest training distance (default 4)")
-    p.add_argument("--max-distance", type=int, default=24, help="longest training distance (default 24)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the models are tiny)")
+    p.add_argument("--seed", type=IntArg(0), default=1, help="first seed (default 1)")
+    p.add_argument("--seeds", type=IntArg(1), default=3, help="seeds per model (default 3)")
+    p.add_argument("--steps", type=IntArg(1), default=600, help="training batches per model (default 600)")
+    p.add_argument("--min-distance", type=IntArg(0), default=4, help="shortest training distance (default 4)")
+    p.add_argument("--max-distance", type=IntArg(0), default=24, help="longest training distance (default 24)")
+    p.add_argument("--threads", type=IntArg(1), default=1, help="torch threads (default 1: the models are tiny)")
     p.add_argument("--quick", action="store_true", help="a few seconds, one seed, tiny models: checks, shows nothing")
     p.set_defaults(func=_cmd_demo_long_dependency)
     return parser
@@ -400,16 +533,31 @@ def _one_line_warnings(show):
     return showwarning
 
 
+def _os_error(error: OSError) -> str:
+    """An operating system's refusal as one line naming the path, without Python's ``[Errno N]``."""
+    if error.errno is None or error.filename is None:
+        return str(error)
+    reason = {IsADirectoryError: "is a folder, expected a file", NotADirectoryError: "a part of the path is a file, "
+              "expected a folder", PermissionError: "permission denied", FileNotFoundError: "no such file or folder"}
+    return f"{error.filename}: {reason.get(type(error), error.strerror)}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a bad argument (one line printed by _Parser.error)
+        return done.code if isinstance(done.code, int) else 2
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warnings(warnings.showwarning)
         try:
             args.func(args)
-        except (UserError, FileNotFoundError) as error:  # anything else is a bug: its traceback shows
+        except (UserError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as error:
+            # anything else is a bug: its traceback shows. A path the system refuses that the arguments'
+            # checks (PathArg) could not see, e.g. a file inside a folder given, is the user's to fix.
             if args.debug:
                 raise
-            print(f"treelstm: error: {error}", file=sys.stderr)
+            message = str(error) if isinstance(error, UserError) else _os_error(error)
+            print(f"treelstm: error: {message}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as interrupt:
             print(f"treelstm: {str(interrupt) or 'interrupted'}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Files: finding one, reading its text in a declared encoding, and writing files and folders atomically.
+"""Files: finding one, reading its text in a declared encoding, writing files and folders atomically,
+and locking a folder for one process.
 
 Any codec Python knows may be declared (``utf-8``, ``latin-1``, ``cp1252``...); a leading byte-order
 mark is removed whatever the encoding, and a byte that is not of the encoding is a ValueError naming
@@ -12,8 +13,14 @@ import math
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): folders are not locked
+    fcntl = None  # type: ignore[assignment]
 
 from treelstm.errors import UserError
 
@@ -88,7 +95,9 @@ def finite_number(value: str) -> float | None:
 
 
 def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(temporary_path)``, fsync it, then rename it to ``path``."""
+    """Call ``write(temporary_path)``, fsync it, then rename it to ``path``. The file gets the mode an
+    ordinary ``open()`` would give it (``0o666`` less the umask, see :func:`write_synced`), not ``mkstemp``'s
+    ``0o600``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
@@ -143,10 +152,26 @@ def settled(folder: Path) -> Path:
 
 
 def write_synced(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(path)``, then flush the file to disk."""
+    """Call ``write(path)``, then flush the file to disk. The file gets the mode ``open()`` gives a new
+    file (``0o666`` less the umask), whatever ``write`` did (safetensors writes ``0o600`` files)."""
     write(str(path))
+    os.chmod(path, 0o666 & ~_umask())
     with open(path, "rb+") as f:
         os.fsync(f.fileno())
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (``/proc/self/status``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restored at once
+    os.umask(mask)
+    return mask
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -160,3 +185,46 @@ def _fsync_folder(folder: Path) -> None:
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` as UTF-8 and flush it to disk."""
     write_synced(path, lambda p: Path(p).write_text(text, encoding="utf-8"))
+
+
+LOCK = ".lock"
+"""The lock file in a locked folder; it holds the pid of the process that last took the lock."""
+
+
+class FolderLocked(UserError):
+    """Another process holds the folder's lock."""
+
+
+@contextmanager
+def locked(folder: Path, what: str = "the folder") -> Iterator[None]:
+    """Hold ``folder``'s lock (an exclusive, non-blocking ``flock`` on ``folder/.lock``, which then
+    holds this process's pid) until the block ends. The kernel releases it when the process ends,
+    killed too; the file stays. Another process holding it: :class:`FolderLocked` at once, naming
+    its pid and ``what``. Without ``fcntl`` (not POSIX) nothing is locked."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            who = f"process {holder}" if holder.isdigit() else "another process"
+            raise FolderLocked(f"{folder}: {who} is using {what} (its lock is {folder / LOCK}); wait for it "
+                               "to end, or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def check_unlocked(folder: Path, what: str = "the folder") -> None:
+    """:class:`FolderLocked` if another process holds ``folder``'s lock now (see :func:`locked`);
+    creates nothing."""
+    if (Path(folder) / LOCK).exists():
+        with locked(folder, what):
+            pass

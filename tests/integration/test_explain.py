@@ -152,6 +152,7 @@ def test_inputs_explain_cannot_take(checkpoints, name, inputs, message):
 
 
 def test_cli_draws_svg_and_png(checkpoints, tmp_path, capsys):
+    (tmp_path / "fig").mkdir()  # an --output's folder must exist
     assert run("explain", checkpoints["sst"], "--text", "The big dog sleeps.", "--gates",
                "--output", tmp_path / "fig" / "dog.svg") == 0
     label, svg, png = capsys.readouterr().out.splitlines()
@@ -166,7 +167,8 @@ def test_cli_draws_svg_and_png(checkpoints, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["sick", "--text", "A dog."], "this model compares two texts: give a pair (--pair TEXT1 TEXT2)"),
     (["sst", "--text", ""], "text: the text is empty"),
-    (["missing", "--text", "a dog"], "{missing}: no such checkpoint folder"),
+    (["missing", "--text", "a dog"],
+     "argument CHECKPOINT: {missing} does not exist, expected a folder (see treelstm explain --help)"),
     (["sst", "--text", "a", "--pair", "b", "c"], "explain takes one input: text, tree or pair (got text, pair)"),
 ])
 def test_cli_errors_are_one_line_and_exit_2(checkpoints, tmp_path, capsys, argv, message):

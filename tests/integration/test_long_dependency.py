@@ -132,6 +132,7 @@ def test_buckets_and_table():
 
 def test_demo_command_quick_writes_figure_and_numbers(tmp_path, capsys):
     out = tmp_path / "img" / "long.png"
+    out.parent.mkdir()  # an --output's folder must exist
     assert cli.main(["demo", "long-dependency", "--quick", "--output", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     results = json.loads(out.with_suffix(".json").read_text())

@@ -62,6 +62,7 @@ def test_runs_with_other_metrics_and_the_same_name(tmp_path):
 
 def test_cli_overlay_output_metric_and_errors(tmp_path, capsys, monkeypatch):
     a, b = write_run(tmp_path / "a", seeds=2), write_run(tmp_path / "b", seeds=1)
+    (tmp_path / "out").mkdir()  # an --output's folder must exist
     assert run("plot", a, b, "--metric", "dev_accuracy", "--output", tmp_path / "out" / "ab.png") == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "out" / "ab.png")
     assert (tmp_path / "out" / "ab.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -72,6 +73,7 @@ def test_cli_overlay_output_metric_and_errors(tmp_path, capsys, monkeypatch):
     assert run("plot", a, b, "--metric", "dev_f1") == 2
     assert capsys.readouterr().err == ("treelstm: error: no run has the metric 'dev_f1'; they have dev_accuracy, "
                                        "train_loss\n")
+    (tmp_path / "nothing").mkdir()  # a folder, but no run's (a missing one: test_cli_inputs.py)
     assert run("plot", a, tmp_path / "nothing") == 2
     assert "nothing: no metrics.jsonl here or in its subfolders; is it a run folder?" in capsys.readouterr().err
 

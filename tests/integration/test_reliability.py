@@ -41,7 +41,7 @@ def test_a_nan_or_inf_loss_stops_the_run_naming_the_step(data_root, configs, tmp
     assert not (tmp_path / "tiny-sst" / "seed-1" / "test_metrics.json").exists()
     calls.clear()
     assert run("train", configs / "sst.yaml", "--set", "training.clip=1", "--data-dir", data_root,
-               "--runs-dir", tmp_path) == 2
+               "--runs-dir", tmp_path, "--overwrite") == 2  # the diverged run is kept without --overwrite
     assert capsys.readouterr().err.strip().endswith(f"the loss is {shown}; lower training.lr")
 
 

@@ -183,10 +183,13 @@ def test_n_ary_rejects_a_node_with_too_many_children():
 def test_bad_inputs_and_modes_are_reported():
     graph = trees.from_parents("2 0").graph
     encoder = treelstm.TreeLSTM(treelstm.ChildSumTreeLSTMCell(3, 2))
-    with pytest.raises(ValueError, match="x must be \\(num_nodes=2, input_size\\), got \\(3, 3\\)"):
+    shape = "x must be a float32 tensor of shape \\(num_nodes=2, input_size=3\\) on device cpu, got shape \\(3, 3\\)"
+    with pytest.raises(ValueError, match=shape):
         encoder(graph, torch.zeros(3, 3))
-    with pytest.raises(ValueError, match="expected inputs of size 3, got \\(2, 4\\)"):
+    with pytest.raises(ValueError, match="input_size=3.*got shape \\(2, 4\\)"):
         encoder(graph, torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="project: x must have input_size=3 .*got shape \\(2, 4\\)"):
+        encoder.cell.project(torch.zeros(2, 4))
     encoder.mode = "slow"
     with pytest.raises(ValueError, match="mode must be 'fast' or 'dgl', got 'slow'"):
         encoder(graph, torch.zeros(2, 3))

@@ -154,9 +154,9 @@ def test_chain_lstm_accepts_chains_numbered_in_any_order():
 
 def test_chain_lstm_rejects_trees_and_bad_shapes():
     chain = treelstm.ChainLSTM(3, 2)
-    with pytest.raises(ValueError, match="ChainLSTM needs chains"):
+    with pytest.raises(ValueError, match="ChainLSTM: graph must be chains"):
         chain(trees.from_parents("2 0 2").graph, torch.zeros(3, 3))
-    with pytest.raises(ValueError, match="x must be \\(num_nodes=4, input_size\\)"):
+    with pytest.raises(ValueError, match="x must be a float32 tensor of shape \\(num_nodes=4, input_size=3\\)"):
         chain(trees.chain(4).graph, torch.zeros(3, 3))
     with pytest.raises(ValueError, match="num_layers must be at least 1"):
         treelstm.ChainLSTM(3, 2, num_layers=0)

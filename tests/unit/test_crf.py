@@ -202,7 +202,7 @@ def test_reset_parameters_is_uniform_in_a_small_interval():
         (torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=bool), "emissions must be"),
         (torch.zeros(2, 3, T + 1), torch.zeros(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=bool), "num_tags=3"),
         (torch.zeros(2, 3, T), torch.zeros(2, 4, dtype=torch.long), torch.ones(2, 3, dtype=bool), "tags must be"),
-        (torch.zeros(2, 3, T), torch.zeros(2, 3), torch.ones(2, 3, dtype=bool), "tags must be a long tensor"),
+        (torch.zeros(2, 3, T), torch.zeros(2, 3), torch.ones(2, 3, dtype=bool), "tags must be an int64 tensor"),
         (torch.zeros(2, 3, T), torch.zeros(2, 3, dtype=torch.long), torch.ones(3, 2, dtype=bool), "mask must be"),
         (torch.zeros(2, 3, T), torch.zeros(2, 3, dtype=torch.long), torch.ones(2, 3), "mask must be a bool"),
         (torch.zeros(2, 0, T), torch.zeros(2, 0, dtype=torch.long), torch.ones(2, 0, dtype=bool), "at least one token"),

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from treelstm.models.batch import TreeBatch
+from treelstm.nn._checks import type_name
 from treelstm.nn.cells import ChildSumTreeGRUCell, ChildSumTreeLSTMCell, NaryTreeLSTMCell
 from treelstm.nn.chain import ChainLSTM
 from treelstm.nn.encoder import TreeLSTM
@@ -44,6 +45,15 @@ class SentenceEncoder(nn.Module):
         all_layers: bool = False,
     ):
         super().__init__()
+        if not isinstance(embedding, nn.Embedding):
+            raise TypeError(f"SentenceEncoder: embedding must be a torch.nn.Embedding, got {type_name(embedding)}")
+        if cell != "lstm" and all_layers:
+            raise ValueError(
+                f"SentenceEncoder: all_layers=True is for cell 'lstm' (layers of a chain), got cell {cell!r}"
+            )
+        if cell in ("lstm", "childsum-gru") and not output_gate:
+            raise ValueError(f"SentenceEncoder: output_gate=False is for the Tree-LSTM cells (childsum, nary), "
+                             f"got cell {cell!r}")
         self.embedding, self.cell_name, self.all_layers = embedding, cell, all_layers
         dim = embedding.embedding_dim
         if cell == "lstm":
@@ -52,21 +62,26 @@ class SentenceEncoder(nn.Module):
             self.out_size = self.node_size * (num_layers if all_layers else 1)
             return
         if num_layers != 1 or bidirectional:
-            raise ValueError(f"cell {cell!r} runs over trees: num_layers must be 1 and bidirectional false")
+            raise ValueError(f"SentenceEncoder: cell {cell!r} runs over trees: num_layers must be 1 and bidirectional "
+                             f"false, got num_layers={num_layers}, bidirectional={bidirectional}")
         cells = {
             "childsum": lambda: ChildSumTreeLSTMCell(dim, hidden_size, output_gate=output_gate),
             "nary": lambda: NaryTreeLSTMCell(dim, hidden_size, n_ary=2, output_gate=output_gate),
             "childsum-gru": lambda: ChildSumTreeGRUCell(dim, hidden_size),
         }
         if cell not in cells:
-            raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join([*cells, 'lstm'])}")
+            raise ValueError(f"SentenceEncoder: cell must be one of {', '.join([*cells, 'lstm'])}, got {cell!r}")
         self.recurrent = TreeLSTM(cells[cell]())
         self.node_size = self.out_size = hidden_size
 
     def forward(self, batch: TreeBatch, return_gates: bool = False) -> tuple[Tensor, ...]:
+        if not isinstance(batch, TreeBatch):
+            raise TypeError(
+                f"SentenceEncoder: batch must be a TreeBatch (TreeBatch.of(trees, vocab)), got {type_name(batch)}"
+            )
         if self.cell_name == "lstm":
             if return_gates:
-                raise ValueError("gates are returned for tree cells; this encoder is a chain LSTM")
+                raise ValueError("SentenceEncoder: return_gates=True is for tree cells; this encoder is a chain LSTM")
             x = self.embedding(batch.token_ids.to(self.embedding.weight.device))
             nodes, (h_n, _) = self.recurrent(batch.graph, x, batch.schedule)
             D = 2 if self.recurrent.bidirectional else 1

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 
 from treelstm._dgl import dgl
+from treelstm.nn._checks import type_name
 from treelstm.nn.chain import ChainLSTM
 from treelstm.nn.characters import char_ids
 from treelstm.nn.crf import CRF
@@ -148,6 +149,17 @@ class SequenceTagger(nn.Module):
         fused: bool = True,
     ):
         super().__init__()
+        if not isinstance(embedding, nn.Embedding):
+            raise TypeError(f"SequenceTagger: embedding must be a torch.nn.Embedding, got {type_name(embedding)}")
+        if chars is not None and not isinstance(getattr(chars, "out_size", None), int):
+            raise TypeError(f"SequenceTagger: chars must be a character encoder with an int out_size (CharLSTM, "
+                            f"CharCNN) or None, got {type_name(chars)}")
+        if crf is not None and not isinstance(crf, CRF):
+            raise TypeError(f"SequenceTagger: crf must be a CRF(num_tags={num_tags}) or None, got {type_name(crf)}")
+        if crf is not None and crf.num_tags != num_tags:
+            raise ValueError(
+                f"SequenceTagger: crf must be a CRF(num_tags={num_tags}) or None, got CRF(num_tags={crf.num_tags})"
+            )
         self.embedding, self.chars, self.crf = embedding, chars, crf
         self.casing = nn.Embedding(len(CASINGS), casing_dim) if casing_dim else None
         input_size = embedding.embedding_dim + casing_dim + (chars.out_size if chars is not None else 0)
@@ -157,6 +169,9 @@ class SequenceTagger(nn.Module):
 
     def forward(self, batch: TaggedBatch) -> Tensor:
         """Tag scores :math:`P` ``(N, T)`` of every token."""
+        if not isinstance(batch, TaggedBatch):
+            raise TypeError(f"SequenceTagger: batch must be a TaggedBatch (TaggedBatch.of(sentences, vocab)), "
+                            f"got {type_name(batch)}")
         device = self.scores.weight.device
         features = [self.embedding(batch.word_ids.to(device))]
         if self.casing is not None:

@@ -23,6 +23,7 @@ block of ``H`` rows per gate, in the order given by ``gate_names``.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -96,8 +97,8 @@ class TreeCell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, gate_names: tuple[str, ...]):
         super().__init__()
-        if input_size < 1 or hidden_size < 1:
-            raise ValueError(f"input_size and hidden_size must be positive, got {input_size}, {hidden_size}")
+        _check_size(type(self).__name__, "input_size", input_size)
+        _check_size(type(self).__name__, "hidden_size", hidden_size)
         self.input_size, self.hidden_size, self.gate_names = input_size, hidden_size, gate_names
         self.W = nn.Parameter(torch.empty(len(gate_names) * hidden_size, input_size))
         self.b = nn.Parameter(torch.empty(len(gate_names) * hidden_size))
@@ -111,12 +112,23 @@ class TreeCell(nn.Module):
     def project(self, x: Tensor) -> Tensor:
         """``W x + b`` for every node: ``(N, input_size) -> (N, G*H)``."""
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"expected inputs of size {self.input_size}, got {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__}.project: x must have input_size={self.input_size} features (its last "
+                f"dimension), got shape {tuple(x.shape)}"
+            )
         return F.linear(x, self.W, self.b)
 
     def extra_repr(self) -> str:
         """The constructor's arguments, e.g. ``NaryTreeLSTMCell(300, 150, n_ary=2, output_gate=True)``."""
         return f"{self.input_size}, {self.hidden_size}"
+
+
+def _check_size(owner: str, name: str, value: object, least: int = 1) -> None:
+    """A size argument must be an int (not a bool) of at least ``least``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__} {value!r}")
+    if value < least:
+        raise ValueError(f"{owner}: {name} must be at least {least}, got {value}")
 
 
 def _sum_children(values: Tensor, parent: Tensor, n: int) -> Tensor:
@@ -232,8 +244,7 @@ class NaryTreeLSTMCell(TreeCell):
     """
 
     def __init__(self, input_size: int, hidden_size: int, n_ary: int = 2, output_gate: bool = True):
-        if n_ary < 1:
-            raise ValueError(f"n_ary must be at least 1, got {n_ary}")
+        _check_size(type(self).__name__, "n_ary", n_ary)
         node_gates = ("i", "o", "u") if output_gate else ("i", "u")
         super().__init__(input_size, hidden_size, node_gates + tuple(f"f{l}" for l in range(n_ary)))
         self.n_ary, self.output_gate = n_ary, output_gate

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from treelstm._dgl import dgl
+from treelstm.nn._checks import check_graph, check_schedule, check_tensor, parameter_of
 from treelstm.nn.cells import ChainLSTMCell
 from treelstm.nn.encoder import run_levels
 from treelstm.trees.schedule import LevelSchedule
@@ -74,6 +75,11 @@ class ChainLSTM(nn.LSTM):
             ``torch.nn.LSTM`` returns them; chains in the order of their last token's node id
             (for a batch of chains, the batch order).
 
+    Raises:
+        TypeError: ``graph`` not a DGLGraph, ``x`` not a tensor.
+        ValueError: ``x`` not ``(num_nodes, input_size)`` in the parameters' dtype and on their device
+            (on both paths: never a silently wrong result), a graph that is not chains.
+
     Example:
         >>> import torch
         >>> from treelstm import ChainLSTM, trees
@@ -96,7 +102,9 @@ class ChainLSTM(nn.LSTM):
         fused: bool = True,
     ):
         if num_layers < 1:
-            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+            raise ValueError(f"ChainLSTM: num_layers must be at least 1, got {num_layers}")
+        if fused not in (True, False):
+            raise ValueError(f"ChainLSTM: fused must be True or False, got {fused!r}")
         with warnings.catch_warnings():  # a one-layer ChainLSTM ignores its dropout without a word
             warnings.filterwarnings("ignore", "dropout option adds dropout", UserWarning)
             super().__init__(input_size, hidden_size, num_layers, bidirectional=bidirectional, dropout=dropout)
@@ -150,11 +158,16 @@ class ChainLSTM(nn.LSTM):
         return cell
 
     def forward(self, graph: dgl.DGLGraph, x: Tensor, schedule: LevelSchedule | None = None):  # type: ignore[override]
+        check_graph("ChainLSTM", graph)
+        check_schedule("ChainLSTM", schedule, graph)
+        dims = [("num_nodes", graph.num_nodes()), ("input_size", self.input_size)]
+        check_tensor("ChainLSTM", "x", x, dims, parameter_of(self))
         schedule = schedule or LevelSchedule.from_graph(graph)
         if schedule.max_children > 1:
-            raise ValueError("ChainLSTM needs chains, but a node of the graph has several children")
-        if x.dim() != 2 or x.shape[0] != schedule.num_nodes:
-            raise ValueError(f"x must be (num_nodes={schedule.num_nodes}, input_size), got {tuple(x.shape)}")
+            raise ValueError(
+                "ChainLSTM: graph must be chains (edges t - 1 -> t, e.g. treelstm.trees.chains(lengths)), "
+                "got a node with several children"
+            )
         return self._fused(x, schedule) if self.fused else self._by_cells(x, schedule)
 
     def _by_cells(self, x: Tensor, schedule: LevelSchedule):

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from treelstm.nn._checks import check_tensor
 from treelstm.nn.chain import ChainLSTM
 from treelstm.trees import chains
 
@@ -74,6 +75,7 @@ class CharLSTM(nn.Module):
         self.out_size = 2 * hidden_size
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        _check_chars("CharLSTM", ids, lengths, self.embedding.weight)
         mask = torch.arange(ids.shape[1], device=ids.device) < lengths.to(ids.device)[:, None]
         _, (h_n, _) = self.lstm(chains(lengths.tolist()), self.embedding(ids[mask]))
         return torch.cat([h_n[0], h_n[1]], dim=1)
@@ -111,6 +113,7 @@ class CharCNN(nn.Module):
         self.out_size = num_filters
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        _check_chars("CharCNN", ids, lengths, self.embedding.weight)
         x = F.dropout(self.embedding(ids), self.dropout, self.training)  # (W, L, char_dim)
         features = self.conv(x.transpose(1, 2))  # (W, filters, L)
         beyond = torch.arange(ids.shape[1], device=ids.device) >= lengths.to(ids.device)[:, None]
@@ -118,3 +121,9 @@ class CharCNN(nn.Module):
 
     def extra_repr(self) -> str:
         return f"out_size={self.out_size}, dropout={self.dropout}"
+
+
+def _check_chars(owner: str, ids: Tensor, lengths: Tensor, table: Tensor) -> None:
+    """``ids`` ``(W, L)`` integer on the table's device, ``lengths`` ``(W,)`` integer (any device)."""
+    check_tensor(owner, "ids", ids, [("words", None), ("length", None)], table, dtype="integer")
+    check_tensor(owner, "lengths", lengths, [("words", ids.shape[0])], dtype="integer")

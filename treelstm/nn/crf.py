@@ -33,6 +33,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from treelstm.nn._checks import check_tensor
+
 __all__ = ["CRF"]
 
 PENALTY = -10000.0  # added to the score of a disallowed transition, start or end tag
@@ -96,7 +98,7 @@ class CRF(nn.Module):
     ):
         super().__init__()
         if num_tags < 1:
-            raise ValueError(f"num_tags must be at least 1, got {num_tags}")
+            raise ValueError(f"CRF: num_tags must be at least 1, got {num_tags}")
         self.num_tags = num_tags
         self.transitions = nn.Parameter(torch.empty(num_tags, num_tags))
         self.start_transitions = nn.Parameter(torch.empty(num_tags))
@@ -110,7 +112,7 @@ class CRF(nn.Module):
                 given = torch.ones(shape, dtype=torch.bool)
             elif given.dtype != torch.bool or given.shape != shape:
                 raise ValueError(
-                    f"{name} must be a bool tensor of shape {shape}, got {given.dtype} {tuple(given.shape)}"
+                    f"CRF: {name} must be a bool tensor of shape {shape}, got {given.dtype} {tuple(given.shape)}"
                 )
             self.register_buffer(name, given, persistent=False)
         self.reset_parameters()
@@ -171,30 +173,20 @@ class CRF(nn.Module):
         )
 
     def _check(self, emissions: Tensor, mask: Tensor, tags: Tensor | None = None) -> None:
-        if emissions.dim() != 3 or emissions.shape[2] != self.num_tags:
-            raise ValueError(
-                f"emissions must be (batch, length, num_tags={self.num_tags}), got {tuple(emissions.shape)}"
-            )
+        check_tensor("CRF", "emissions", emissions, [("batch", None), ("length", None), ("num_tags", self.num_tags)],
+                     self.transitions)
         shape = tuple(emissions.shape[:2])
-        if mask.dtype != torch.bool or tuple(mask.shape) != shape:
-            raise ValueError(
-                f"mask must be a bool tensor of shape (batch, length) = {shape}, "
-                f"got {mask.dtype} {tuple(mask.shape)}"
-            )
+        check_tensor("CRF", "mask", mask, [("batch", shape[0]), ("length", shape[1])], emissions, dtype=torch.bool)
         if shape[1] == 0 or not mask[:, 0].all():
-            raise ValueError("every sequence must have at least one token: mask[:, 0] must be all True")
+            raise ValueError("CRF: every sequence must have at least one token: mask[:, 0] must be all True")
         if (mask[:, 1:] & ~mask[:, :-1]).any():
-            raise ValueError("mask must be a prefix mask: True for each sequence's tokens, then False")
+            raise ValueError("CRF: mask must be a prefix mask: True for each sequence's tokens, then False")
         if tags is None:
             return
-        if tags.dtype != torch.long or tuple(tags.shape) != shape:
-            raise ValueError(
-                f"tags must be a long tensor of shape (batch, length) = {shape}, "
-                f"got {tags.dtype} {tuple(tags.shape)}"
-            )
+        check_tensor("CRF", "tags", tags, [("batch", shape[0]), ("length", shape[1])], emissions, dtype=torch.long)
         low, high = tags.min().item(), tags.max().item()
         if low < 0 or high >= self.num_tags:
-            raise ValueError(f"tags must be in [0, num_tags={self.num_tags}), got values in [{low}, {high}]")
+            raise ValueError(f"CRF: tags must be in [0, num_tags={self.num_tags}), got values in [{low}, {high}]")
 
     def extra_repr(self) -> str:
         """``num_tags=T``, and how many transitions, start and end tags the constraints disallow."""

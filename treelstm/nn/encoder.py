@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from treelstm._dgl import dgl
 from treelstm.nn import fused_levels
+from treelstm.nn._checks import check_graph, check_schedule, check_tensor, parameter_of, type_name
 from treelstm.nn.cells import Gates, TreeCell, TreeCellProtocol
 from treelstm.trees.schedule import LevelSchedule, sibling_ranks
 
@@ -155,16 +156,30 @@ class TreeLSTM(nn.Module):
         :class:`TreeLSTMOutput` ``(h, c, gates)``: ``h``, ``c`` ``(N, H)`` each, every node's
         states (``c`` is ``None`` for a GRU cell); ``gates`` the dict above with
         ``return_gates=True``, else ``None``.
+
+    Raises:
+        TypeError: ``graph`` not a DGLGraph (e.g. a plain-data ``Tree``), ``x`` not a tensor, a
+            ``cell`` that is not a cell (at construction).
+        ValueError: ``x`` not of shape ``(N, input_size)`` or not of the cell's dtype and device, a
+            ``schedule`` of another graph, an unknown ``mode`` (at construction). Checked once per
+            call on metadata only (see docs/cells.md, "Errors").
     """
 
     def __init__(self, cell: TreeCellProtocol, mode: str = "fast", fused: bool | None = None):
         super().__init__()
+        if not isinstance(cell, TreeCellProtocol):
+            raise TypeError(
+                "TreeLSTM: cell must be a tree cell (an instance with TreeCellProtocol's hidden_size, state_names, "
+                f"per_child_gate, project and __call__, e.g. ChildSumTreeLSTMCell(300, 150)), got {type_name(cell)}"
+            )
+        if mode not in _MODES:
+            raise ValueError(f"TreeLSTM: mode must be 'fast' or 'dgl', got {mode!r}")
         if fused not in (None, True, False):
-            raise ValueError(f"fused must be None, True or False, got {fused!r}")
+            raise ValueError(f"TreeLSTM: fused must be None, True or False, got {fused!r}")
         if fused:
             _fuse(cell, fused, False)  # a cell the fused loop does not implement: say so now
             if mode != "fast":
-                raise ValueError(f"fused=True runs in mode='fast' only, got mode={mode!r}")
+                raise ValueError(f"TreeLSTM: fused=True runs in mode='fast' only, got mode={mode!r}")
         self.cell, self.mode, self.fused = cell, mode, fused
 
     def extra_repr(self) -> str:
@@ -178,28 +193,37 @@ class TreeLSTM(nn.Module):
         return_gates: bool = False,
         x_nodes: Tensor | None = None,
     ) -> TreeLSTMOutput:
-        rows = graph.num_nodes() if x_nodes is None else len(x_nodes)
-        if x.dim() != 2 or x.shape[0] != rows:
-            what = "num_nodes" if x_nodes is None else "len(x_nodes)"
-            raise ValueError(f"x must be ({what}={rows}, input_size), got {tuple(x.shape)}")
+        self._check(graph, x, schedule, x_nodes)
         if self.mode == "fast":
             schedule = schedule or LevelSchedule.from_graph(graph)
             _check_arity(self.cell, schedule.max_children)
             states, gates = run_levels(self.cell, x, schedule, return_gates, x_nodes, self.fused)
         elif self.mode == "dgl":
             if self.fused:
-                raise ValueError("fused=True runs in mode='fast' only; set fused=None or False for mode='dgl'")
+                raise ValueError(
+                    "TreeLSTM: fused=True runs in mode='fast' only; set fused=None or False for mode='dgl'"
+                )
             if x_nodes is not None:
                 x = x.new_zeros(graph.num_nodes(), x.shape[1]).index_copy(0, x_nodes, x)
             states, gates = self._propagate_dgl(graph, x, return_gates)
         else:
-            raise ValueError(f"mode must be 'fast' or 'dgl', got {self.mode!r}")
+            raise ValueError(f"TreeLSTM: mode must be 'fast' or 'dgl', got {self.mode!r}")
         return TreeLSTMOutput(states[0], states[1] if len(states) > 1 else None, gates if return_gates else None)
+
+    def _check(self, graph: dgl.DGLGraph, x: Tensor, schedule: LevelSchedule | None, x_nodes: Tensor | None) -> None:
+        """The inputs' types, shapes, dtypes and devices (metadata only: no host syncs)."""
+        check_graph("TreeLSTM", graph)
+        check_schedule("TreeLSTM", schedule, graph)
+        if x_nodes is not None:
+            check_tensor("TreeLSTM", "x_nodes", x_nodes, [("M", None)], dtype=torch.int64)
+        rows = ("num_nodes", graph.num_nodes()) if x_nodes is None else ("len(x_nodes)", len(x_nodes))
+        input_size = getattr(self.cell, "input_size", None)
+        check_tensor("TreeLSTM", "x", x, [rows, ("input_size", input_size)], parameter_of(self.cell))
 
     def _propagate_dgl(self, graph: dgl.DGLGraph, x: Tensor, return_gates: bool):
         """The reference mode: DGL message passing over the topological frontiers."""
         if x.device.type != "cpu":
-            raise ValueError("mode='dgl' runs on CPU only (PyPI's DGL is CPU-only); use mode='fast'")
+            raise ValueError("TreeLSTM: mode='dgl' runs on CPU only (PyPI's DGL is CPU-only); use mode='fast'")
         cell, names = self.cell, self.cell.state_names
         _check_arity(cell, int(graph.in_degrees().max()) if graph.num_edges() else 0)
         child, parent = graph.edges()
@@ -236,6 +260,9 @@ class TreeLSTM(nn.Module):
         return states, gates
 
 
+_MODES = ("fast", "dgl")
+
+
 def _fuse(cell: TreeCellProtocol, fused: bool | None, return_gates: bool) -> bool:
     """Whether the fast mode hands the level loop to :mod:`treelstm.nn.fused_levels`."""
     if fused is False:
@@ -243,9 +270,9 @@ def _fuse(cell: TreeCellProtocol, fused: bool | None, return_gates: bool) -> boo
     possible = not return_gates and fused_levels.supports(cell)
     if fused and not possible:
         if return_gates:
-            raise ValueError("fused=True returns no gates; use fused=None or False with return_gates=True")
+            raise ValueError("TreeLSTM: fused=True returns no gates; use fused=None or False with return_gates=True")
         raise ValueError(
-            "fused=True needs a ChildSumTreeLSTMCell, NaryTreeLSTMCell or ChainLSTMCell (not a subclass "
+            "TreeLSTM: fused=True needs a ChildSumTreeLSTMCell, NaryTreeLSTMCell or ChainLSTMCell (not a subclass "
             f"that changes forward), got {type(cell).__name__}; use fused=None or False"
         )
     return possible
@@ -264,5 +291,5 @@ def _check_arity(cell: TreeCellProtocol, max_children: int) -> None:
     n_ary = getattr(cell, "n_ary", None)
     if n_ary is not None and max_children > n_ary:
         raise ValueError(
-            f"a node has {max_children} children, but {type(cell).__name__} takes at most n_ary={n_ary}"
+            f"TreeLSTM: a node has {max_children} children, but {type(cell).__name__} takes at most n_ary={n_ary}"
         )

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from treelstm.nn._checks import check_tensor
+
 __all__ = ["SimilarityHead", "Classifier"]
 
 
@@ -32,6 +34,10 @@ class SimilarityHead(nn.Module):
         self.register_buffer("r", torch.arange(1, num_classes + 1, dtype=torch.float32), persistent=False)
 
     def forward(self, h_L: Tensor, h_R: Tensor) -> Tensor:
+        check_tensor("SimilarityHead", "h_L", h_L, [("batch", None), ("input_size", self.W_plus.in_features)],
+                     self.W_plus.weight)
+        check_tensor("SimilarityHead", "h_R", h_R, [("batch", h_L.shape[0]), ("input_size", self.W_plus.in_features)],
+                     self.W_plus.weight)
         h_s = torch.sigmoid(self.W_times(h_L * h_R) + self.W_plus((h_L - h_R).abs()))
         return F.log_softmax(self.W_p(h_s), dim=-1)
 

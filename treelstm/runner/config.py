@@ -95,7 +95,8 @@ class Config(Section):
     @field_validator("name")
     @classmethod
     def _a_folder_name(cls, name: str) -> str:
-        if not name or name in (".", "..") or "/" in name or "\\" in name:
+        if (not name or name in (".", "..") or "/" in name or "\\" in name
+                or any(ord(c) < 32 or ord(c) == 127 for c in name)):  # a NUL, a line break: not a folder name
             raise UserError(f"a run name is one folder name under --runs-dir, not {name!r}")
         return name
 

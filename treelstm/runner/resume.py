@@ -33,7 +33,8 @@ from treelstm.errors import UserError
 from treelstm.files import atomic_folder, atomic_text, settled, write_synced, write_text
 from treelstm.runner.checkpoint import VersionWarning, load_into, load_weights, version_note
 
-__all__ = ["Interrupted", "interrupted", "save_state", "restore", "best_so_far", "kept_records", "folder"]
+__all__ = ["Interrupted", "interrupted", "save_state", "restore", "best_so_far", "kept_records", "folder",
+           "check_resumable"]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -75,13 +76,19 @@ def save_state(run_dir: Path, epoch: int, model: nn.Module, optimizers: list, sc
     atomic_folder(folder(run_dir), fill)
 
 
-def restore(run_dir: Path, model: nn.Module, optimizers: list, schedulers: list,
-            generator: torch.Generator) -> tuple[int, float]:
-    """Load the saved state into the freshly built objects; returns the epoch done and the wall seconds so far."""
+def check_resumable(run_dir: Path) -> Path:
+    """The saved state's folder; a FileNotFoundError saying so when there is none."""
     where = settled(folder(run_dir))
     if not where.is_dir():
         raise FileNotFoundError(f"{run_dir}: nothing to resume, there is no {folder(run_dir).name}/ folder "
                                 "(a finished run, or one stopped before its first epoch ended)")
+    return where
+
+
+def restore(run_dir: Path, model: nn.Module, optimizers: list, schedulers: list,
+            generator: torch.Generator) -> tuple[int, float]:
+    """Load the saved state into the freshly built objects; returns the epoch done and the wall seconds so far."""
+    where = check_resumable(run_dir)
     plain = json.loads((where / "state.json").read_text(encoding="utf-8"))
     tensors = _load_tensors(where / "state.pt")
     load_into(model, load_weights(where / "model.safetensors"), str(where), version_note(plain))
@@ -125,7 +132,9 @@ def best_so_far(run_dir: Path, metric: str) -> tuple[float, int]:
 
 def kept_records(log: Path, epochs: int) -> list[dict]:
     """The records of the first ``epochs`` epochs in ``metrics.jsonl``; the file is cut back to them."""
-    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    if not log.exists():
+        return []
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     records = [record for record in records if record["epoch"] <= epochs]
     text = "".join(json.dumps(record) + "\n" for record in records)
     atomic_text(log, text)

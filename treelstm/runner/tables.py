@@ -7,11 +7,12 @@ import statistics
 __all__ = ["summarize", "render_table"]
 
 
-def summarize(results: list[dict], part: str = "test") -> dict[str, tuple[float, float]]:
-    """Mean and sample standard deviation of each ``part`` (test or dev) metric over seeds."""
+def summarize(results: list[dict], part: str = "test") -> dict[str, tuple[float, float | None]]:
+    """Mean and sample standard deviation of each ``part`` (test or dev) metric over seeds; the standard
+    deviation is None for a single seed (there is none, rather than a misleading 0)."""
     names = results[0][part].keys()
     values = {name: [r[part][name] for r in results] for name in names}
-    return {n: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0) for n, v in values.items()}
+    return {n: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else None) for n, v in values.items()}
 
 
 def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds: int) -> str:
@@ -25,13 +26,15 @@ def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds
         for m in metrics:
             paper = row.get("paper", {}).get(m)  # [mean, std], or a number where no std was published
             paper = _fmt(*paper, table) if isinstance(paper, list) else "—" if paper is None else _fmt(paper, None, table)
-            mine = _fmt(ours[m][0], ours[m][1] if len(runs) > 1 else None, table) if runs else "—"
+            mine = _fmt(*ours[m], table) if runs else "—"  # one seed: the mean alone
             cells += [mine, paper]
         times = [f"{statistics.fmean(r[key] for r in runs):.{d}f}" if runs else "—"
                  for key, d in (("epoch_seconds", 1), ("wall_seconds", 0))]
         name = row["name"] + (f" ({len(runs)} seed{'s' * (len(runs) > 1)})" if runs and len(runs) != seeds else "")
         lines.append(f"| {name} | " + " | ".join(cells + times) + " |")
-    lines += ["", f"Ours: mean (std) over {seeds} seed(s) unless the row says otherwise, best dev epoch each; s/epoch (training and dev "
+    ours_are = (f"mean (std) over {seeds} seed(s) unless the row says otherwise" if seeds > 1
+                else "one seed per row (no std)")
+    lines += ["", f"Ours: {ours_are}, best dev epoch each; s/epoch (training and dev "
               f"evaluation) and s/run are means per run, one CPU thread per run; "
               f"{sum(r['wall_seconds'] for runs in results for r in runs) / 60:.1f} CPU-thread minutes in all.",
               f"Paper: {table['source']}"]

