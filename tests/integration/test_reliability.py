@@ -329,3 +329,14 @@ def test_reproduce_resumes_an_interrupted_run_of_the_same_config(data_root, conf
     seeds.run_seeds([config], 1, data_root, tmp_path / "cut", 1)
     assert resumed == [True]
     same_numbers(run_dir, tmp_path / "whole" / "tiny-sst" / "seed-1")
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "vocab.txt", "config.yaml", "meta.json"])
+@pytest.mark.parametrize("broken", ["missing", "a folder"])
+def test_every_file_of_a_checkpoint_missing_or_a_folder_is_one_line(checkpoint, capsys, data_root, name, broken):
+    (checkpoint / name).unlink()
+    if broken == "a folder":
+        (checkpoint / name).mkdir()
+    assert run("evaluate", checkpoint, "--data-dir", data_root) == 2
+    expected = "is missing" if broken == "missing" else "is a folder, expected a file"
+    assert capsys.readouterr().err == f"treelstm: error: {checkpoint}: not a checkpoint, {name} {expected}\n"

@@ -326,7 +326,7 @@ class TestDelimited:
 
     def test_name_without_header(self, tmp_path):
         path = write(tmp_path / "f.tsv", PAWS)
-        raises(ValueError, f"columns.label: 'label' is a column name, but {path} has no header (header: false); "
+        raises(ValueError, f"data.columns.label: 'label' is a column name, but {path} has no header (header: false); "
                            "give its 0-based index", read_table, path, format="tsv",
                columns={"text1": 1, "label": "label"}, header=False)
 
@@ -371,13 +371,13 @@ class TestDelimited:
     @pytest.mark.parametrize("kwargs, message", [
         ({"format": "xlsx"}, "format must be tsv, csv or jsonl, not 'xlsx'"),
         ({"columns": {}}, "columns: give at least one role and its column"),
-        ({"columns": {"text": 1.5}}, "columns.text: expected a column name or a 0-based index, found 1.5"),
-        ({"columns": {"text": True}}, "columns.text: expected a column name or a 0-based index, found True"),
+        ({"columns": {"text": 1.5}}, "data.columns.text: expected a column name or a 0-based index, found 1.5"),
+        ({"columns": {"text": True}}, "data.columns.text: expected a column name or a 0-based index, found True"),
         ({"header": "yes"}, "header must be true, false or auto, not 'yes'"),
         ({"quoting": "all"}, "quoting must be auto, csv or none, not 'all'"),
         ({"numeric": ["score", "label"]}, "numeric roles label, score are not in columns (text)"),
         ({"format": "jsonl", "columns": {"text": "t", "label": 2}},
-         "columns.label: a JSONL file's columns are key names, not indices (2)"),
+         "data.columns.label: a JSONL file's columns are key names, not indices (2)"),
     ])
     def test_bad_arguments(self, tmp_path, kwargs, message):
         path = write(tmp_path / "f.tsv", "a\tb\n")

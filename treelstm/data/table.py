@@ -95,9 +95,9 @@ def _check_arguments(format: str, columns: dict, header: object, quoting: str, n
         raise UserError("columns: give at least one role and its column")
     for role, column in columns.items():
         if isinstance(column, bool) or not isinstance(column, (str, int)):
-            raise UserError(f"columns.{role}: expected a column name or a 0-based index, found {column!r}")
+            raise UserError(f"data.columns.{role}: expected a column name or a 0-based index, found {column!r}")
         if format == "jsonl" and isinstance(column, int):
-            raise UserError(f"columns.{role}: a JSONL file's columns are key names, not indices ({column})")
+            raise UserError(f"data.columns.{role}: a JSONL file's columns are key names, not indices ({column})")
     if header not in (True, False, "auto"):
         raise UserError(f"header must be true, false or auto, not {header!r}")
     if quoting not in QUOTING:
@@ -176,7 +176,7 @@ def _delimited_rows(path: Path, what: str, encoding: str, format: str, quoting: 
     else:
         for role, column in columns.items():
             if isinstance(column, str):
-                raise UserError(f"columns.{role}: {column!r} is a column name, but {path} has no header "
+                raise UserError(f"data.columns.{role}: {column!r} is a column name, but {path} has no header "
                                  f"(header: false); give its 0-based index")
     for role, column in columns.items():
         indices.setdefault(role, column)

@@ -70,6 +70,8 @@ def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu"):
     for name in ("model.safetensors", "vocab.txt", "config.yaml", "meta.json"):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder}: not a checkpoint, {name} is missing")
+        if not (folder / name).is_file():
+            raise UserError(f"{folder}: not a checkpoint, {name} is a folder, expected a file")
     config = load_config(folder / "config.yaml")
     vocab = Vocabulary.load(folder / "vocab.txt")
     meta = _read_meta(folder / "meta.json")
