@@ -203,3 +203,16 @@ CELLS = {
 def forest_for(name, mixed_trees, binary_trees):
     """The fixture forest a cell takes: binary trees for the N-ary cells, any trees for the others."""
     return binary_trees if name.startswith("n-ary") else mixed_trees
+
+
+def interrupt_at(monkeypatch, task_class, call, error=KeyboardInterrupt):
+    """Make ``task_class.loss`` raise ``error`` on its ``call``-th call (8 batches an epoch: 11 is epoch 2, step 3)."""
+    calls, loss = [], task_class.loss
+
+    def loss_until(self, model, batch):
+        calls.append(1)
+        if len(calls) == call:
+            raise error
+        return loss(self, model, batch)
+
+    monkeypatch.setattr(task_class, "loss", loss_until)

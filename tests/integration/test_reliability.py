@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import interrupt_at
 import torch
 
 from treelstm import __version__, cli
@@ -184,19 +185,6 @@ def test_a_save_killed_between_its_renames_leaves_the_previous_checkpoint(checkp
     save_checkpoint(checkpoint, model, vocab, task.config, {**meta, "epoch": 7})
     assert load_checkpoint(checkpoint)[3]["epoch"] == 7
     assert [p.name for p in checkpoint.parent.iterdir() if p.name.startswith(".checkpoint")] == []
-
-
-def interrupt_at(monkeypatch, task_class, call, error=KeyboardInterrupt):
-    """Make ``task_class.loss`` raise ``error`` on its ``call``-th call (8 batches an epoch: 11 is epoch 2, step 3)."""
-    calls, loss = [], task_class.loss
-
-    def loss_until(self, model, batch):
-        calls.append(1)
-        if len(calls) == call:
-            raise error
-        return loss(self, model, batch)
-
-    monkeypatch.setattr(task_class, "loss", loss_until)
 
 
 def records(run_dir):

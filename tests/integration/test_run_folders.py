@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import interrupt_at
 import yaml
 
 from treelstm import cli
@@ -76,15 +77,7 @@ def slow_loss(monkeypatch, call, error=KeyboardInterrupt):
     """Make the SST task's loss raise ``error`` on its ``call``-th call (8 batches an epoch)."""
     from treelstm_tasks.classification import Classification
 
-    calls, loss = [], Classification.loss
-
-    def loss_until(self, model, batch):
-        calls.append(1)
-        if len(calls) == call:
-            raise error
-        return loss(self, model, batch)
-
-    monkeypatch.setattr(Classification, "loss", loss_until)
+    interrupt_at(monkeypatch, Classification, call, error)
 
 
 def test_an_unfinished_run_is_kept_unless_it_is_resumed_or_replaced(data_root, configs, tmp_path, capsys,
