@@ -77,7 +77,7 @@ class ClassificationModel(nn.Module):
         if self.encoder.cell_name == "lstm":
             return None, self.classifier(sentences)
         logits = self.classifier(nodes)
-        return logits, logits.index_select(0, batch.trees.roots)
+        return logits, logits.index_select(0, batch.trees.roots.to(logits.device))
 
 
 class Classification(TextTask):

@@ -111,6 +111,13 @@ class TaggedBatch:
         mask = torch.arange(padded.shape[1], device=flat.device) < self.lengths.to(flat.device)[:, None]
         return padded, mask
 
+    def unpadded(self, padded: Tensor) -> Tensor:
+        """The inverse of :meth:`padded`: ``(B, max length, ...)`` to the tokens' rows ``(N, ...)``. The
+        rows to keep come from the lengths on the CPU (boolean-mask indexing on a device is a host sync)."""
+        width = padded.shape[1]
+        rows = (torch.arange(width) < self.lengths.cpu()[:, None]).flatten().nonzero().squeeze(1)
+        return padded.flatten(0, 1).index_select(0, rows.to(padded.device, non_blocking=True))
+
 
 class SequenceTagger(nn.Module):
     r"""BiLSTM-CRF tagger (see the module docstring).
@@ -198,7 +205,7 @@ class SequenceTagger(nn.Module):
         if self.crf is None:
             return scores.argmax(dim=1)
         emissions, mask = batch.padded(scores)
-        return self.crf.decode(emissions, mask)[0][mask]
+        return batch.unpadded(self.crf.decode(emissions, mask)[0])
 
     def extra_repr(self) -> str:
         decoder = "crf" if self.crf is not None else "softmax"

@@ -76,8 +76,12 @@ class CharLSTM(nn.Module):
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         _check_chars("CharLSTM", ids, lengths, self.embedding.weight)
-        mask = torch.arange(ids.shape[1], device=ids.device) < lengths.to(ids.device)[:, None]
-        _, (h_n, _) = self.lstm(chains(lengths.tolist()), self.embedding(ids[mask]))
+        # the characters' rows, row by row, from the lengths on the CPU: boolean-mask indexing of the
+        # device ids would read the mask back (a host sync); ``lengths`` on a device costs one copy here
+        sizes = lengths.cpu()
+        rows = (torch.arange(ids.shape[1]) < sizes[:, None]).flatten().nonzero().squeeze(1)
+        chars = ids.flatten().index_select(0, rows.to(ids.device, non_blocking=True))
+        _, (h_n, _) = self.lstm(chains(sizes.tolist()), self.embedding(chars))
         return torch.cat([h_n[0], h_n[1]], dim=1)
 
     def extra_repr(self) -> str:

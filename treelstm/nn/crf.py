@@ -48,6 +48,11 @@ class CRF(nn.Module):
         allowed: ``(T, T)`` bool, ``allowed[i, j]``: tag ``j`` may follow tag ``i``. Default: all allowed.
         allowed_start: ``(T,)`` bool, the tags a sequence may start with. Default: all.
         allowed_end: ``(T,)`` bool, the tags a sequence may end with. Default: all.
+        validate: check the values of ``mask`` (a prefix mask, every sequence at least one token) and
+            ``tags`` (in ``[0, T)``) at every call. These checks read data, so on a GPU they are host
+            syncs (a few per call, never per step); ``False`` skips them (an attribute, so it can be
+            switched): wrong values then give wrong numbers or an indexing error instead of a message.
+            The shapes, dtypes and devices are always checked (metadata only).
 
     Attributes:
         transitions: ``(T, T)`` :math:`A`, ``transitions[i, j]`` the score of tag ``j`` following tag ``i``.
@@ -95,11 +100,13 @@ class CRF(nn.Module):
         allowed: Tensor | None = None,
         allowed_start: Tensor | None = None,
         allowed_end: Tensor | None = None,
+        *,
+        validate: bool = True,
     ):
         super().__init__()
         if num_tags < 1:
             raise ValueError(f"CRF: num_tags must be at least 1, got {num_tags}")
-        self.num_tags = num_tags
+        self.num_tags, self.validate = num_tags, validate
         self.transitions = nn.Parameter(torch.empty(num_tags, num_tags))
         self.start_transitions = nn.Parameter(torch.empty(num_tags))
         self.end_transitions = nn.Parameter(torch.empty(num_tags))
@@ -177,13 +184,21 @@ class CRF(nn.Module):
                      self.transitions)
         shape = tuple(emissions.shape[:2])
         check_tensor("CRF", "mask", mask, [("batch", shape[0]), ("length", shape[1])], emissions, dtype=torch.bool)
-        if shape[1] == 0 or not mask[:, 0].all():
+        if tags is not None:
+            check_tensor("CRF", "tags", tags, [("batch", shape[0]), ("length", shape[1])], emissions, dtype=torch.long)
+        if shape[1] == 0:
+            raise ValueError("CRF: every sequence must have at least one token: mask[:, 0] must be all True")
+        if not self.validate:
+            return
+        # The CRF's written-down host syncs: the value checks below read mask (``.all()``, ``.any()`` in an
+        # ``if``) and tags (``.item()`` of min and max): two per call of score, log_partition or decode, four
+        # with tags (so six per forward), never per step. ``validate=False`` skips them.
+        if not mask[:, 0].all():
             raise ValueError("CRF: every sequence must have at least one token: mask[:, 0] must be all True")
         if (mask[:, 1:] & ~mask[:, :-1]).any():
             raise ValueError("CRF: mask must be a prefix mask: True for each sequence's tokens, then False")
         if tags is None:
             return
-        check_tensor("CRF", "tags", tags, [("batch", shape[0]), ("length", shape[1])], emissions, dtype=torch.long)
         low, high = tags.min().item(), tags.max().item()
         if low < 0 or high >= self.num_tags:
             raise ValueError(f"CRF: tags must be in [0, num_tags={self.num_tags}), got values in [{low}, {high}]")

@@ -96,9 +96,11 @@ class _Plan:
     def of(cls, s: LevelSchedule) -> "_Plan":
         key = ("fused-plan", s.child.device)
         if key not in s._cache:
+            # each edge's level start, from the schedule's Python ints on the CPU (a device
+            # repeat_interleave without output_size would read its sizes back: a host sync)
             edges_per_level = torch.tensor([s.edge_offsets[l + 1] - s.edge_offsets[l] for l in range(s.num_levels)])
-            level_start = torch.tensor(s.offsets[:-1], device=s.child.device)
-            parent_row = s.parent + level_start.repeat_interleave(edges_per_level.to(s.child.device))
+            level_start = torch.tensor(s.offsets[:-1]).repeat_interleave(edges_per_level, output_size=len(s.child))
+            parent_row = s.parent + level_start.to(s.child.device, non_blocking=True)
             levels = tuple(zip(s.offsets[:-1], s.offsets[1:], s.edge_offsets[:-1], s.edge_offsets[1:]))
             s._cache[key] = cls(levels, s.child, s.parent, parent_row, s.slot)
         return s._cache[key]
