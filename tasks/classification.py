@@ -15,7 +15,7 @@ positive. Metrics: accuracy (dev selection), macro-F1 and the F1 of each predict
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Literal, Sequence
 
 import numpy as np
@@ -64,6 +64,11 @@ class TextBatch:
     trees: TreeBatch
     node_labels: Tensor  # (N,)
     labels: Tensor  # (B,)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "TextBatch":
+        """A copy with every tensor on ``device`` (the trees' too, :meth:`TreeBatch.to`)."""
+        return replace(self, trees=self.trees.to(device, non_blocking), node_labels=self.node_labels.to(
+            device, non_blocking=non_blocking), labels=self.labels.to(device, non_blocking=non_blocking))
 
 
 class ClassificationModel(nn.Module):
@@ -154,7 +159,7 @@ class Classification(TextTask):
         model.eval()
         with torch.no_grad():
             _, logits = model(self.collate([Text(t, np.full(t.num_nodes, -1), 0) for t in trees], vocab))
-            p = logits.index_select(1, torch.tensor(self.predicted)).softmax(dim=1).tolist()
+            p = logits.index_select(1, torch.tensor(self.predicted, device=logits.device)).softmax(dim=1).tolist()
         names = [self.labels.names[c] for c in self.predicted]
         results = []
         for tree, row in zip(trees, p):

@@ -60,11 +60,12 @@ def _cmd_train(args) -> None:
         return _resume(args)
     if args.config is None:
         raise ConfigError("train: give a CONFIG file, or --resume RUN_DIR to continue a run")
+    _device(args)  # a device this machine lacks: said before the config's data is read
     config = load_config(args.config, args.set)
     data_root = _data_root(args)
     with _trainers(args.jobs) as ranks:
         (results,) = run_seeds([config], args.seeds, data_root, Path(args.runs_dir), args.jobs, reuse=False,
-                                overwrite=args.overwrite)
+                                overwrite=args.overwrite, device=args.device)
     if not ranks.main:
         return
     part = "test" if results[0]["test"] is not None else "dev"  # without a test split: the best epochs' dev metrics
@@ -100,7 +101,7 @@ def _resume(args) -> None:
         raise FileNotFoundError(f"{run_dir}: not a run folder (runs/NAME/seed-K), config.yaml is missing")
     config = stored_config(run_dir)
     with _trainers(1) as ranks:
-        result = train(config, _data_root(args), run_dir, resume=True)
+        result = train(config, _data_root(args), run_dir, resume=True, device=args.device)
     if ranks.main:
         print(f"{config.name} seed {config.training.seed}: test {short_metrics(result['test'])}; run in {run_dir}")
 
@@ -121,13 +122,26 @@ def _cmd_evaluate(args) -> None:
     from treelstm.runner.checkpoint import load_checkpoint
     from treelstm.runner.training import batches, evaluate
 
-    task, model, vocab, meta = load_checkpoint(Path(args.checkpoint))
+    device = _device(args, say=True)
+    task, model, vocab, meta = load_checkpoint(Path(args.checkpoint), map_location=device)
     split = task.examples(task.read(_data_root(args), [args.split])[args.split], args.split)
     start = time.perf_counter()
     metrics = evaluate(task, model, [task.collate(b, vocab) for b in batches(split, 256)], split)
     seconds = time.perf_counter() - start  # collating, predicting (batches of 256) and scoring
     print(json.dumps({"split": args.split, "epoch": meta.get("epoch"), **metrics,
                       "examples_per_second": round(len(split) / seconds, 1)}, indent=2))
+
+
+def _device(args, say: bool = False):
+    """The device of ``--device`` (default: auto, or for training the config's ``training.device``); a
+    device this machine lacks is a UserError. ``say``: note it (training notes the device it resolves)."""
+    from treelstm.notes import note
+    from treelstm.runner.device import resolve_device
+
+    device = resolve_device(args.device or "auto")
+    if say:
+        note(f"device {device}")
+    return device
 
 
 def _check_pair(where: str, pair: Sequence[str]) -> tuple[str, str]:
@@ -157,7 +171,7 @@ def _cmd_predict(args) -> None:
 
     if args.output and args.input and _same_file(Path(args.input), Path(args.output)):
         raise UserError(f"--output {args.output}: that is the --input file; write the predictions to another file")
-    predictor = load(args.checkpoint)
+    predictor = load(args.checkpoint, _device(args, say=True))
     tagger = predictor.task.config.task == "ner"
     if args.format == "conll" and not tagger:
         raise ConfigError(f"--format conll is for taggers; this {predictor.task.config.task} checkpoint writes "
@@ -262,7 +276,8 @@ def _cmd_explain(args) -> None:
     from treelstm.viz.drawing import draw
 
     pair = tuple(args.pair) if args.pair else None
-    explanation = explain(args.checkpoint, args.text, tree=args.tree, pair=pair, gates=args.gates)
+    explanation = explain(args.checkpoint, args.text, tree=args.tree, pair=pair, gates=args.gates,
+                          device=_device(args, say=True))
     prediction = ", ".join(f"{name} {p:.4f}" for name, p in zip(explanation.classes, explanation.probabilities))
     print(f"{explanation.label}\t{prediction}")
     for path in draw(explanation, args.output):
@@ -276,6 +291,7 @@ def _cmd_plot(args) -> None:
 
 
 def _cmd_reproduce(args) -> None:
+    _device(args)
     tables = yaml.safe_load(PAPERS.read_text(encoding="utf-8"))
     if args.table not in tables:
         raise ConfigError(f"unknown table {args.table!r}; known: {', '.join(tables)}")
@@ -287,7 +303,7 @@ def _cmd_reproduce(args) -> None:
     counts = [min(seeds, row.get("seeds", seeds)) for row in ours]  # a row may cap its seeds (costly ablations)
     with _trainers(args.jobs) as ranks:
         trained = run_seeds(configs, counts, _data_root(args), Path(args.runs_dir), args.jobs, args.rerun,
-                            args.finished_only, overwrite=args.overwrite)
+                            args.finished_only, overwrite=args.overwrite, device=args.device)
     if not ranks.main:
         return
     results = [trained[ours.index(row)] if "config" in row else [] for row in rows]
@@ -425,8 +441,14 @@ def build_parser() -> argparse.ArgumentParser:
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks for errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    def device(p):
+        p.add_argument("--device", default=None, metavar="DEVICE",  # named text, checked as the command starts
+                       help="auto (CUDA when available, else cpu), cpu, cuda, cuda:N or mps "
+                            "(train, reproduce: overrides training.device; default: auto)")
+
     def common(p, runs=True):
         p.add_argument("--data-dir", type=PathArg("folder"), help="data root (default: $TREELSTM_DATA)")
+        device(p)
         if runs:
             p.add_argument("--runs-dir", type=PathArg("runs"), default="runs", help="where run folders go (default: runs)")
             p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -469,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "per input; conll (ner): token<TAB>tag columns")
     p.add_argument("--output", type=PathArg("output"),
                    help="write the predictions here (default: stdout; never the --input file)")
+    device(p)
     p.set_defaults(func=_cmd_predict)
 
     p = commands.add_parser("explain", parents=[debug], help="draw a sentence's tree with each node's prediction (and gates)")
@@ -480,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gates", action="store_true", help="also draw the gates (i, o under each node; f on the edges)")
     p.add_argument("--output", type=PathArg("output", (".svg", ".png")), default="explanation",
                    help="writes OUTPUT.svg and OUTPUT.png (a .svg/.png suffix is dropped; default: explanation)")
+    device(p)
     p.set_defaults(func=_cmd_explain)
 
     p = commands.add_parser("plot", parents=[debug], help="draw training curves to a PNG; several runs overlaid to compare configs")

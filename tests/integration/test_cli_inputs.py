@@ -14,7 +14,7 @@ from treelstm.errors import UserError
 from treelstm.runner.tables import render_table
 
 # options that take a value but are neither a number nor a path: free text, checked by their command
-TEXT_OPTIONS = {"set", "split", "pair", "text", "tree", "metric", "table", "format"}
+TEXT_OPTIONS = {"set", "split", "pair", "text", "tree", "metric", "table", "format", "device"}
 
 
 def commands(parser=None, prefix=()):

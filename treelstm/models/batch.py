@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -45,6 +45,15 @@ class TreeBatch:
         sizes = np.fromiter((tree.num_nodes for tree in trees), dtype=np.int64, count=len(trees))
         roots = np.r_[0, np.cumsum(sizes)[:-1]] + np.fromiter((t.root for t in trees), np.int64, len(trees))
         return cls(graph, LevelSchedule.from_graph(graph), torch.tensor(ids), torch.from_numpy(roots), word_nodes)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "TreeBatch":
+        """A copy with every tensor on ``device``: token ids, roots, word nodes and the schedule's index
+        tensors (:meth:`LevelSchedule.to`). The DGL graph stays where it was built (the CPU): the
+        encoder reads the schedule, not the graph."""
+        return replace(self, schedule=self.schedule.to(device),
+                       token_ids=self.token_ids.to(device, non_blocking=non_blocking),
+                       roots=self.roots.to(device, non_blocking=non_blocking),
+                       word_nodes=None if self.word_nodes is None else self.word_nodes.to(device, non_blocking=non_blocking))
 
     @property
     def num_trees(self) -> int:

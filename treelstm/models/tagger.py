@@ -15,7 +15,7 @@ one (the softmax ablation), each token's tag is chosen on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Sequence
 
 import numpy as np
@@ -84,6 +84,16 @@ class TaggedBatch:
     word_of_token: Tensor
     lengths: Tensor
     tags: Tensor | None = None
+
+    HOST_FIELDS = ("char_lengths", "lengths")
+    """Sizes the model reads on the host (to split and pad): they stay on the CPU, so reading them is no sync."""
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "TaggedBatch":
+        """A copy with every tensor on ``device`` (the schedule's index tensors too, :meth:`LevelSchedule.to`)
+        but the sizes of :attr:`HOST_FIELDS`; the DGL graph stays on the CPU, where it was built."""
+        moved = {f.name: getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)
+                 if isinstance(getattr(self, f.name), Tensor) and f.name not in self.HOST_FIELDS}
+        return replace(self, schedule=self.schedule.to(device), **moved)
 
     @classmethod
     def of(cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary, tags: Sequence[Sequence[int]] | None = None):

@@ -77,6 +77,8 @@ class TrainingConfig(Section):
     seed: int = 1
     threads: int = Field(1, gt=0)
     """torch CPU threads per run; fixed so that a seed gives the same numbers however many runs share the machine."""
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    """auto (CUDA when available, else the CPU), cpu, cuda, cuda:N or mps; ``--device`` overrides it."""
 
 
 class Config(Section):

