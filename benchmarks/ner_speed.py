@@ -9,12 +9,17 @@ Contenders, in one process, on the same sentences and sizes as configs/conll2003
 
 * ``fused``: the tagger with its ChainLSTMs on torch's fused kernel (the default);
 * ``cells``: the same tagger with the ChainLSTM cells run level by level (``fused=False``);
+* ``nn.LSTM tagger``: the same tagger written on ``torch.nn.LSTM`` the way a user would (:class:`TorchTagger`):
+  ``nn.LSTM`` for the character BiLSTM (the distinct words of a batch, packed) and for the word BiLSTM
+  (packed from padded batches), the same embeddings, casing, dropout, linear layer and the project's CRF;
 * ``nn.LSTM``: torch.nn.LSTM over the padded word inputs of the same size, with a linear layer:
   the word-level sequence model alone, without characters or CRF, as a speed reference.
 
 Training: forward, backward and an Adam step at batch 32; decoding: forward (Viterbi for the
 tagger) without gradients at batch 256. Prints the median sentences/s over --repeat passes (after
-a warm-up batch), with the ratio to ``fused`` measured in the same run. One thread unless --threads.
+a warm-up batch), with the ratio to ``fused`` measured in the same run; the passes go in rounds, one
+of each contender per round. One thread unless --threads. :func:`compare` gives the tagger's per-round
+ratio to ``nn.LSTM tagger`` (for ``tree_speed.py --compare``).
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence, pad_sequence
 
-from treelstm.models.tagger import SequenceTagger, TaggedBatch
-from treelstm.nn.characters import CharLSTM
+from treelstm.models.tagger import SequenceTagger, TaggedBatch, casing
+from treelstm.nn.characters import NUM_CHARS, CharLSTM, char_ids
 from treelstm.nn.crf import CRF
 from treelstm.text.embeddings import Vocabulary
 
@@ -57,28 +64,149 @@ def tagger(vocab: Vocabulary, fused: bool) -> SequenceTagger:
 
 
 class WordLSTM(nn.Module):
-    """torch.nn.LSTM over padded inputs of the tagger's size (83 = 50 + 8 + 25), and tag scores."""
+    """torch.nn.LSTM over padded inputs of the tagger's size (108 = 50 words + 8 casing + 2 x 25 characters; 83 before 2026-12-02), and tag scores."""
 
     def __init__(self):
         super().__init__()
-        self.lstm = nn.LSTM(83, 100, bidirectional=True, batch_first=True)
+        self.lstm = nn.LSTM(108, 100, bidirectional=True, batch_first=True)
         self.scores = nn.Linear(200, 17)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.scores(self.lstm(x)[0])
 
 
-def passes(data, size: int, collate, step, repeat: int) -> float:
-    """Median sentences/s of ``repeat`` passes over ``data`` (batches collated once, one warm-up batch)."""
-    batches = [collate(data[k : k + size]) for k in range(0, len(data), size)]
-    step(batches[0])
-    rates = []
+class TorchTagger(nn.Module):
+    """The tagger of :func:`tagger` on ``torch.nn.LSTM``: the same features, sizes, dropout and CRF, with
+    ``nn.LSTM`` for the character BiLSTM (over the batch's distinct words, packed) and the word BiLSTM
+    (over the padded sentences, packed)."""
+
+    def __init__(self, vocab: Vocabulary):
+        super().__init__()
+        torch.manual_seed(0)
+        self.vocab = vocab
+        self.embedding, self.casing = nn.Embedding(len(vocab), 50), nn.Embedding(7, 8)
+        self.chars = nn.Embedding(NUM_CHARS, 25, padding_idx=0)
+        self.char_lstm = nn.LSTM(25, 25, bidirectional=True)
+        self.lstm = nn.LSTM(108, 100, bidirectional=True, batch_first=True)
+        self.dropout, self.scores, self.crf = nn.Dropout(0.5), nn.Linear(200, 17), CRF(17)
+
+    def collate(self, chunk) -> dict:
+        tokens = [t for sentence, _ in chunk for t in sentence]
+        words, word_of_token = np.unique(np.array(tokens, dtype=object), return_inverse=True)
+        ids, char_lengths = char_ids(list(words))
+        lengths = torch.tensor([len(sentence) for sentence, _ in chunk])
+
+        def padded(values):
+            return pad_sequence(torch.tensor(values).split(lengths.tolist()), batch_first=True)
+
+        return {"words": padded(self.vocab.encode(t.lower() for t in tokens)), "casing": padded([casing(t) for t in tokens]),
+                "chars": pack_padded_sequence(ids, char_lengths, batch_first=True, enforce_sorted=False),
+                "word_of_token": padded(word_of_token.astype(np.int64).tolist()), "lengths": lengths,
+                "mask": torch.arange(int(lengths.max())) < lengths[:, None],
+                "tags": padded([tag for _, tags in chunk for tag in tags])}
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        """Emissions ``(B, L, 17)``."""
+        packed = batch["chars"]
+        chars = PackedSequence(self.chars(packed.data), packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        _, (h_n, _) = self.char_lstm(chars)
+        words = torch.cat([h_n[0], h_n[1]], dim=1)
+        x = torch.cat([self.embedding(batch["words"]), self.casing(batch["casing"]), words[batch["word_of_token"]]], dim=2)
+        x = pack_padded_sequence(self.dropout(x), batch["lengths"], batch_first=True, enforce_sorted=False)
+        h = pad_packed_sequence(self.lstm(x)[0], batch_first=True)[0]
+        return self.scores(self.dropout(h))
+
+    def loss(self, batch: dict) -> torch.Tensor:
+        return -self.crf(self(batch), batch["tags"], batch["mask"]).mean()
+
+    def decode(self, batch: dict) -> torch.Tensor:
+        return self.crf.decode(self(batch), batch["mask"])[0][batch["mask"]]
+
+
+def rounds(runs: dict, repeat: int) -> dict[str, list[float]]:
+    """Sentences/s of ``repeat`` passes of each ``name: (sentences, batches, step)`` (one warm-up batch
+    each first), taken in rounds: one pass of every contender per round."""
+    for _, batches, step in runs.values():
+        step(batches[0])
+    rates: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):
-        start = time.perf_counter()
-        for batch in batches:
-            step(batch)
-        rates.append(len(data) / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for name, (count, batches, step) in runs.items():
+            start = time.perf_counter()
+            for batch in batches:
+                step(batch)
+            rates[name].append(count / (time.perf_counter() - start))
+    return rates
+
+
+def contender(name: str, vocab: Vocabulary):
+    """``(model, collate)`` of a contender: ``fused``, ``cells``, ``nn.LSTM tagger`` or ``nn.LSTM``."""
+    if name in ("fused", "cells"):
+        return tagger(vocab, name == "fused"), lambda chunk: TaggedBatch.of([t for t, _ in chunk], vocab,
+                                                                            [tags for _, tags in chunk])
+    if name == "nn.LSTM tagger":
+        model = TorchTagger(vocab)
+        return model, model.collate
+
+    def lstm_batch(chunk):
+        lengths = [len(t) for t, _ in chunk]
+        x = torch.randn(len(chunk), max(lengths), 108)
+        return x, torch.randint(0, 17, (len(chunk), max(lengths)))
+
+    return WordLSTM(), lstm_batch
+
+
+def steps(model: nn.Module):
+    """The training step (forward, backward, Adam) and the decoding step of a contender."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def train_step(batch):
+        model.train()
+        optimizer.zero_grad()
+        if isinstance(model, WordLSTM):
+            x, tags = batch
+            loss = nn.functional.cross_entropy(model(x).flatten(0, 1), tags.flatten())
+        else:
+            loss = model.loss(batch)
+        loss.backward()
+        optimizer.step()
+
+    @torch.no_grad()
+    def decode_step(batch):
+        model.eval()
+        model(batch[0]) if isinstance(model, WordLSTM) else model.decode(batch)
+
+    return train_step, decode_step
+
+
+def measure(names, data, vocab: Vocabulary, repeat: int) -> dict[tuple[str, str], list[float]]:
+    """Per-round sentences/s of each contender, training at batch 32 and decoding at batch 256."""
+    out = {}
+    for what, size, train in [("train, batch 32", 32, True), ("decode, batch 256", 256, False)]:
+        runs = {}
+        for name in names:
+            model, collate = contender(name, vocab)
+            batches = [collate(data[k : k + size]) for k in range(0, len(data), size)]
+            runs[name] = (len(data), batches, steps(model)[0 if train else 1])
+        for name, rates in rounds(runs, repeat).items():
+            out[name, what] = rates
+    return out
+
+
+def compare(repeat: int = 5, smoke: bool = False, count: int = 2000) -> list[dict]:
+    """The tagger (``fused``) against the same tagger on ``torch.nn.LSTM`` and against the bare word
+    BiLSTM: per-round ratios of sentences/s, rows for ``tree_speed.py --compare``."""
+    data = sentences(smoke)[:count]
+    vocab = Vocabulary.build(tokens for tokens, _ in data)
+    rates = measure(["fused", "nn.LSTM tagger", "nn.LSTM"], data, vocab, repeat)
+    rows = []
+    for what in ("train, batch 32", "decode, batch 256"):
+        for other in ("nn.LSTM tagger", "nn.LSTM"):
+            ratios = [a / b for a, b in zip(rates["fused", what], rates[other, what])]
+            rows.append({"what": f"NER tagger, {what}", "pair": f"tagger / {other}", "ratio": statistics.median(ratios),
+                         "spread": f"({min(ratios):.2f}-{max(ratios):.2f})", "ratios": ratios,
+                         "detail": f"{statistics.median(rates['fused', what]):,.0f} vs "
+                                   f"{statistics.median(rates[other, what]):,.0f} sentences/s"})
+    return rows
 
 
 def profile(run) -> None:
@@ -103,40 +231,14 @@ def main(argv=None) -> list[tuple[str, str, float]]:
     data = sentences(args.smoke)[: args.sentences]
     vocab = Vocabulary.build(tokens for tokens, _ in data)
 
-    def tagger_batch(chunk):
-        return TaggedBatch.of([t for t, _ in chunk], vocab, [tags for _, tags in chunk])
-
-    def lstm_batch(chunk):
-        lengths = [len(t) for t, _ in chunk]
-        x = torch.randn(len(chunk), max(lengths), 83)
-        return x, torch.randint(0, 17, (len(chunk), max(lengths)))
-
-    rows = []
-    for name, model, collate in [("fused", tagger(vocab, True), tagger_batch),
-                                 ("cells", tagger(vocab, False), tagger_batch),
-                                 ("nn.LSTM", WordLSTM(), lstm_batch)]:
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-        def train_step(batch, model=model, optimizer=optimizer):
-            model.train()
-            optimizer.zero_grad()
-            if isinstance(model, WordLSTM):
-                x, tags = batch
-                loss = nn.functional.cross_entropy(model(x).flatten(0, 1), tags.flatten())
-            else:
-                loss = model.loss(batch)
-            loss.backward()
-            optimizer.step()
-
-        @torch.no_grad()
-        def decode_step(batch, model=model):
-            model.eval()
-            model(batch[0]) if isinstance(model, WordLSTM) else model.decode(batch)
-
-        rows.append((name, "train, batch 32", passes(data, 32, collate, train_step, args.repeat)))
-        if args.profile and name == "fused":
-            profile(lambda: [train_step(collate(data[k : k + 32])) for k in range(0, len(data), 32)])
-        rows.append((name, "decode, batch 256", passes(data, 256, collate, decode_step, args.repeat)))
+    names = ["fused", "cells", "nn.LSTM tagger", "nn.LSTM"]
+    rates = measure(names, data, vocab, args.repeat)
+    rows = [(name, what, statistics.median(values)) for (name, what), values in rates.items()]
+    rows.sort(key=lambda row: names.index(row[0]))
+    if args.profile:
+        model, collate = contender("fused", vocab)
+        train_step = steps(model)[0]
+        profile(lambda: [train_step(collate(data[k : k + 32])) for k in range(0, len(data), 32)])
     reference = {what: rate for name, what, rate in rows if name == "fused"}
     print(f"{len(data):,} sentences, {sum(len(t) for t, _ in data):,} tokens, {args.threads} thread(s); "
           f"median of {args.repeat} passes\n")

@@ -14,11 +14,17 @@ sentiment task's loss. What differs is how the recurrent part runs:
   Python function calling the same cell on that one node, the way the common PyTorch ports
   (e.g. treelstm.pytorch) run;
 * ``nn.LSTM``: ``torch.nn.LSTM`` over the same trees read as sequences of as many tokens as they
-  have nodes (packed, so no padding is computed): the fused sequential model, the speed limit.
+  have nodes (packed, so no padding is computed): the fused sequential model, the speed limit;
+* ``dynet`` (optional: only when ``dynet`` is importable, PyPI ``dyNET38``): the N-ary (binary)
+  Tree-LSTM written with DyNet's Python API, one expression graph per batch built tree by tree, node
+  by node, and DyNet's automatic operation batching (``autobatch=1``) grouping the same operations
+  across nodes and trees, as DyNet's own Tree-LSTM example runs. Its leaves project the word with the
+  ``i, o, u`` rows only; internal nodes have no word. N-ary cell only (SST); :class:`DyNetContender`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -35,6 +41,26 @@ from treelstm.text.embeddings import Vocabulary
 from treelstm.trees import Tree
 
 CONTENDERS = ("fast", "dgl", "recursion", "nn.LSTM")
+OPTIONAL = ("dynet",)
+"""Contenders that run only when their package is importable (:func:`available`)."""
+
+
+def available(name: str) -> bool:
+    """Whether contender ``name`` can run here (``dynet`` needs PyPI ``dyNET38``)."""
+    return name != "dynet" or importlib.util.find_spec("dynet") is not None
+
+
+def make(name: str, vocab: Vocabulary, cell: str, x: int = 300, h: int = 150):
+    """Contender ``name``: a :class:`Contender` (torch) or a :class:`DyNetContender`, each with
+    ``collate``, and run by :func:`steps`."""
+    return DyNetContender(vocab, cell, x, h) if name == "dynet" else Contender(name, vocab, cell, x, h)
+
+
+def steps(model, train: bool) -> Callable:
+    """The training step (forward, backward, Adagrad) or the inference step of a contender."""
+    if isinstance(model, DyNetContender):
+        return model.train_step if train else model.infer_step
+    return train_step(model, optimizer(model)) if train else infer_step(model)
 
 
 def make_cell(kind: str, x: int, h: int) -> nn.Module:
@@ -148,6 +174,110 @@ def infer_step(model: Contender) -> Callable[[Labelled], None]:
         model.classifier(model.node_states(batch.inputs)).argmax(1)
 
     return step
+
+
+_DYNET = None
+
+
+def _dynet():
+    """DyNet, configured before its first import: automatic operation batching on, a fixed seed."""
+    global _DYNET
+    if _DYNET is None:
+        import dynet_config
+
+        dynet_config.set(mem="1024", random_seed=1, autobatch=1)
+        import dynet
+
+        _DYNET = dynet
+    return _DYNET
+
+
+class DyNetContender:
+    """The N-ary (binary) Tree-LSTM of :class:`treelstm.NaryTreeLSTMCell` in DyNet, from its public API.
+
+    Same model as the ``fast`` contender: a 300-d word table (DyNet lookup parameters: sparse
+    updates of the rows a batch used), ``W`` on the leaves' words (the ``i, o, u`` rows: a leaf has
+    no children to forget), ``U [h_l; h_r] + b`` on internal nodes (``b`` on the leaves), a 5-way
+    softmax on every node, the summed negative log-likelihood divided by the number of trees,
+    Adagrad at lr 0.05. Each batch is one computation graph built node by node (children first);
+    DyNet's autobatching runs the same operations of all nodes and trees together.
+    """
+
+    def __init__(self, vocab: Vocabulary, cell: str, x: int = 300, h: int = 150):
+        if cell != "nary":
+            raise ValueError("the DyNet contender implements the N-ary (binary) cell only")
+        dy = _dynet()
+        self.vocab, self.h = vocab, h
+        self.model = dy.ParameterCollection()
+        self.E = self.model.add_lookup_parameters((len(vocab), x))
+        self.W = self.model.add_parameters((3 * h, x))
+        self.U = self.model.add_parameters((5 * h, 2 * h))
+        self.b = self.model.add_parameters(5 * h)
+        self.Wc = self.model.add_parameters((5, h))
+        self.bc = self.model.add_parameters(5)
+        self.trainer = dy.AdagradTrainer(self.model, learning_rate=0.05)
+
+    def collate(self, trees: Sequence[Tree], labels: Sequence[np.ndarray]) -> list:
+        """Per tree, its nodes children first: ``(word id or None, (left, right) or (), label)``."""
+        out = []
+        for tree, node_labels in zip(trees, labels):
+            children: list[list[int]] = [[] for _ in range(tree.num_nodes)]
+            for k in np.lexsort((tree.slots, tree.parents)):
+                if tree.parents[k] >= 0:
+                    children[tree.parents[k]].append(int(k))
+            order: list[int] = []
+            stack = [(tree.root, False)]
+            while stack:  # post-order: children before their parent
+                node, done = stack.pop()
+                if done:
+                    order.append(node)
+                    continue
+                stack.append((node, True))
+                stack.extend((k, False) for k in reversed(children[node]))
+            position = {node: k for k, node in enumerate(order)}
+            out.append([(self.vocab[tree.tokens[j]] if not children[j] else None,
+                         tuple(position[k] for k in children[j]), int(node_labels[j])) for j in order])
+        return out
+
+    def _logits(self, batch: list) -> list:
+        """Build the batch's graph: every node's tag scores (with its label), tree by tree."""
+        dy, H = _dynet(), self.h
+        dy.renew_cg()
+        W, U, b, Wc, bc = self.W, self.U, self.b, self.Wc, self.bc
+        b_iou, b_all = dy.pick_range(b, 0, 3 * H), b
+        out = []
+        for nodes in batch:
+            h, c = [], []
+            for word, kids, label in nodes:
+                if kids:
+                    zero = [dy.zeros(H)] * (2 - len(kids))  # a missing child counts as zero state
+                    g = dy.affine_transform([b_all, U, dy.concatenate([h[k] for k in kids] + zero)])
+                    carried = dy.esum([dy.cmult(dy.logistic(dy.pick_range(g, (3 + l) * H, (4 + l) * H)), c[k])
+                                       for l, k in enumerate(kids)])
+                else:
+                    g = dy.affine_transform([b_iou, W, dy.lookup(self.E, word)])
+                    carried = None
+                i, o = dy.logistic(dy.pick_range(g, 0, H)), dy.logistic(dy.pick_range(g, H, 2 * H))
+                u = dy.tanh(dy.pick_range(g, 2 * H, 3 * H))
+                cell = dy.cmult(i, u) if carried is None else dy.cmult(i, u) + carried
+                h.append(dy.cmult(o, dy.tanh(cell)))
+                c.append(cell)
+                out.append((dy.affine_transform([bc, Wc, h[-1]]), label))
+        return out
+
+    def train_step(self, batch: list) -> float:
+        dy = _dynet()
+        losses = [dy.pickneglogsoftmax(logits, label) for logits, label in self._logits(batch) if label >= 0]
+        loss = dy.esum(losses) * (1.0 / len(batch))
+        value = loss.value()  # the forward, autobatched
+        loss.backward()
+        self.trainer.update()
+        return value
+
+    def infer_step(self, batch: list) -> None:
+        dy = _dynet()
+        scores = dy.concatenate_cols([scores for scores, _ in self._logits(batch)])
+        np.argmax(scores.npvalue(), axis=0)  # the forward, autobatched
 
 
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))

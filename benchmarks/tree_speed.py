@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tree_models import CONTENDERS, Contender, infer_step, optimizer, train_step  # noqa: E402
+from tree_models import CONTENDERS, OPTIONAL, available, make, steps  # noqa: E402
 
 from treelstm.text.embeddings import Vocabulary  # noqa: E402
 from treelstm.trees import Tree  # noqa: E402
@@ -118,13 +118,13 @@ def load(dataset: str, args) -> tuple[list[tuple[Tree, np.ndarray]], Vocabulary]
 def measure(names, cell: str, data, vocab, size: int, train: bool, args) -> dict[str, dict]:
     """Median trees/s of ``args.repeat`` passes of each contender over ``data`` in batches of ``size``.
     The passes are taken in rounds (one pass of every contender per round), so that a change in
-    the machine's load falls on all of them alike."""
+    the machine's load falls on all of them alike; ``rates`` keeps each round's trees/s."""
     runs = {}
     for name in names:
         trees = data[: args.recursion_trees] if name == "recursion" else data
         torch.manual_seed(0)
-        model = Contender(name, vocab, cell, *dims(args))
-        step = train_step(model, optimizer(model)) if train else infer_step(model)
+        model = make(name, vocab, cell, *dims(args))
+        step = steps(model, train)
         start = time.perf_counter()
         batches = [model.collate(*zip(*trees[k : k + size])) for k in range(0, len(trees), size)]
         collate_ms = (time.perf_counter() - start) / len(batches) * 1000
@@ -139,8 +139,97 @@ def measure(names, cell: str, data, vocab, size: int, train: bool, args) -> dict
     results = {}
     for name, (trees, _, _, collate_ms, rates) in runs.items():
         rate, nodes = statistics.median(rates), sum(tree.num_nodes for tree, _ in trees) / len(trees)
-        results[name] = {"trees_per_s": rate, "nodes_per_s": rate * nodes, "collate_ms": collate_ms}
+        results[name] = {"trees_per_s": rate, "nodes_per_s": rate * nodes, "collate_ms": collate_ms, "rates": rates}
     return results
+
+
+def runs(name: str, dataset: str) -> bool:
+    """Whether contender ``name`` runs on ``dataset`` here: DyNet when importable, on SST (N-ary) only."""
+    return available(name) and (name != "dynet" or CELLS[dataset] == "nary")
+
+
+def spread(values: list[float]) -> str:
+    """``(min-max)`` of per-round ratios."""
+    return f"({min(values):.2f}-{max(values):.2f})"
+
+
+def matmul_flops(model, batches, train: bool) -> float:
+    """Floating-point operations (2 per multiply-add) of the matrix products of one pass of ``model``
+    over ``batches`` (forward, and backward when training), counted by torch's ``FlopCounterMode``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    step = steps(model, train)
+    with FlopCounterMode(display=False) as counter:
+        for batch in batches:
+            step(batch)
+    return float(counter.get_total_flops())
+
+
+def roofline_gflops(n: int = 2048, repeat: int = 5) -> float:
+    """GFLOP/s of one large float32 ``torch.mm`` (``n x n`` by ``n x n``) on this machine, best of ``repeat``."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeat))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def compare(args) -> list[dict]:
+    """The ratios of issue 17, each from rounds of alternating passes in this one process.
+
+    1. SST training epoch at batch 25 (x 300, h 150): fast against DyNet's autobatching (when importable);
+    2. batch 256, SST and SICK: fast against ``torch.nn.LSTM`` over the same sentences' tokens,
+       inference and training;
+    3. the NER tagger against the same tagger on ``torch.nn.LSTM`` (``ner_speed.py``), training and decoding;
+    4. the GFLOP/s of the fast SST training epoch (matrix products' multiply-adds x 2 over its time)
+       against one large ``torch.mm``.
+    """
+    args.repeat, rows = args.rounds, []
+    epoch = argparse.Namespace(**{**vars(args), "trees": args.epoch_trees or (40 if args.smoke else 10**9)})
+    sst, sst_vocab = load("sst", epoch)
+    names = ["fast"] + (["dynet"] if runs("dynet", "sst") else [])
+    results = measure(names, "nary", sst, sst_vocab, 25, True, args)
+    rows.append(_ratio(f"SST epoch ({len(sst):,} trees), train, batch 25", results, "fast", "dynet"))
+    torch.manual_seed(0)
+    model = make("fast", sst_vocab, "nary", *dims(args))
+    batches = [model.collate(*zip(*sst[k : k + 25])) for k in range(0, len(sst), 25)]
+    flops = matmul_flops(model, batches, True)
+    seconds = len(sst) / results["fast"]["trees_per_s"]
+    peak = roofline_gflops(256 if args.smoke else 2048)
+    rows.append({"what": "SST epoch, fast: matrix-product GFLOP/s / one large torch.mm's",
+                 "ratio": flops / seconds / 1e9 / peak, "spread": "",
+                 "detail": f"{flops / 2 / 1e9:.1f} G multiply-adds in {seconds:.1f} s: {flops / seconds / 1e9:.1f} "
+                           f"GFLOP/s of {peak:.1f}"})
+    for dataset in args.datasets:
+        data, vocab = load(dataset, args)
+        for what, train in [("inference", False), ("train", True)]:
+            results = measure(["fast", "nn.LSTM"], CELLS[dataset], data, vocab, 256, train, args)
+            rows.append(_ratio(f"{dataset.upper()}, {what}, batch 256", results, "fast", "nn.LSTM"))
+    import ner_speed
+
+    rows.extend(ner_speed.compare(repeat=args.rounds, smoke=args.smoke))
+    print(f"\n{args.rounds} rounds, {args.threads} thread(s); ratio = the first contender's rate over the second's "
+          "(above 1: the first is faster), median (min-max) over the rounds\n")
+    print("| what | first / second | ratio | detail |\n|---|---|---:|---|")
+    for r in rows:
+        print(f"| {r['what']} | {r.get('pair', '')} | {r['ratio']:.2f} {r['spread']} | {r['detail']} |")
+    return rows
+
+
+def _ratio(what: str, results: dict, first: str, second: str) -> dict:
+    """Per-round ratio of ``first``'s rate over ``second``'s (NaN when ``second`` did not run)."""
+    if second not in results:
+        return {"what": what, "pair": f"{first} / {second}", "ratio": float("nan"), "spread": "",
+                "detail": f"{second} not importable: skipped"}
+    ratios = [a / b for a, b in zip(results[first]["rates"], results[second]["rates"])]
+    return {"what": what, "pair": f"{first} / {second}", "ratio": statistics.median(ratios), "spread": spread(ratios),
+            "ratios": ratios, "detail": f"{results[first]['trees_per_s']:,.0f} vs {results[second]['trees_per_s']:,.0f} "
+                                        "trees/s"}
 
 
 def dims(args) -> tuple[int, int]:
@@ -157,8 +246,8 @@ def peak_memory(name: str, dataset: str, args, steps: int) -> dict:
     them, and the RSS after each tenth of them (for growth)."""
     data, vocab = load(dataset, args)
     torch.manual_seed(0)
-    model = Contender(name, vocab, CELLS[dataset], *dims(args))
-    step = train_step(model, optimizer(model))
+    model = make(name, vocab, CELLS[dataset], *dims(args))
+    step = steps(model, True)
     batches = [model.collate(*zip(*data[k : k + 256])) for k in range(0, len(data), 256)]
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark: what the steps need from here
     before = _kib("VmRSS")
@@ -191,7 +280,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny synthetic trees (for the tests)")
     parser.add_argument("--datasets", nargs="+", default=["sst", "sick"], choices=list(CELLS))
-    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    parser.add_argument("--contenders", nargs="+", default=None, choices=CONTENDERS + OPTIONAL,
+                        help="default: all four, and dynet on SST when it is importable")
+    parser.add_argument("--compare", action="store_true",
+                        help="only the ratios of issue 17 (DyNet, nn.LSTM, the NER tagger on nn.LSTM, the "
+                             "roofline), each measured in --rounds alternating rounds, with their spread")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of --compare (default 5)")
+    parser.add_argument("--epoch-trees", type=int, default=0,
+                        help="--compare: SST training trees of the DyNet epoch (default 0: all of them)")
     parser.add_argument("--trees", type=int, default=2048, help="trees per pass (default 2048)")
     parser.add_argument("--recursion-trees", type=int, default=256, help="trees per pass for recursion (default 256)")
     parser.add_argument("--repeat", type=int, default=3)
@@ -208,13 +304,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
         return []
     if args.smoke:
         args.trees, args.recursion_trees = min(args.trees, 40), min(args.recursion_trees, 10)
+    if args.compare:
+        return compare(args)
     rows = []
     for dataset in args.datasets:
         data, vocab = load(dataset, args)
         label = f"{'SST' if dataset == 'sst' else 'SICK'} ({CELLS[dataset]})"
+        names = args.contenders or [name for name in CONTENDERS + OPTIONAL if runs(name, dataset)]
         for what, size, train in [("train, batch 25", 25, True), ("train, batch 256", 256, True),
                                   ("inference, batch 256", 256, False)]:
-            results = measure(args.contenders, CELLS[dataset], data, vocab, size, train, args)
+            results = measure(names, CELLS[dataset], data, vocab, size, train, args)
             base = results["fast"]["trees_per_s"] if "fast" in results else float("nan")
             for name, result in results.items():
                 row = {"data": label, "contender": name, "what": what, **result, "ratio": result["trees_per_s"] / base}

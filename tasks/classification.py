@@ -70,6 +70,11 @@ class TextBatch:
         return replace(self, trees=self.trees.to(device, non_blocking), node_labels=self.node_labels.to(
             device, non_blocking=non_blocking), labels=self.labels.to(device, non_blocking=non_blocking))
 
+    def pin_memory(self) -> "TextBatch":
+        """A copy with every tensor in pinned host memory (:meth:`TreeBatch.pin_memory`)."""
+        return replace(self, trees=self.trees.pin_memory(), node_labels=self.node_labels.pin_memory(),
+                       labels=self.labels.pin_memory())
+
 
 class ClassificationModel(nn.Module):
     def __init__(self, encoder: SentenceEncoder, classifier: Classifier):

@@ -35,4 +35,12 @@ if "dgl" not in sys.modules and not _graphbolt_library_present():
 
 import dgl  # noqa: E402
 
-__all__ = ["dgl"]
+__all__ = ["dgl", "runs_on"]
+
+
+def runs_on(device: torch.device) -> bool:
+    """Whether the installed DGL can hold graphs on ``device``: always the CPU; a CUDA device only with
+    a DGL built with CUDA (PyPI's is CPU-only) on a machine that has that GPU."""
+    if device.type == "cpu":
+        return True
+    return device.type == "cuda" and bool(dgl.ndarray.gpu(device.index or 0).exist)

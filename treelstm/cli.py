@@ -4,7 +4,7 @@
     treelstm train --resume RUN_DIR
     treelstm prepare CONFIG [--set key=value ...]
     torchrun --nproc_per_node N -m treelstm.cli train CONFIG [...]   (one run on N processes, DDP)
-    treelstm evaluate CHECKPOINT [--split test]
+    treelstm evaluate CHECKPOINT [--split test] [--update-card]
     treelstm predict CHECKPOINT (--pair S1 S2 | --text TEXT | --input FILE) [--format F] [--output FILE]
     treelstm explain CHECKPOINT (--text TEXT | --tree PTB | --pair S1 S2) [--gates] [--output PATH]
     treelstm plot RUN_DIR [RUN_DIR ...] [--metric NAME ...] [--output FILE]
@@ -119,17 +119,20 @@ def _cmd_prepare(args) -> None:
 
 
 def _cmd_evaluate(args) -> None:
-    from treelstm.runner.checkpoint import load_checkpoint
+    from treelstm.runner.checkpoint import load_checkpoint, update_card
     from treelstm.runner.training import batches, evaluate
 
     device = _device(args, say=True)
     task, model, vocab, meta = load_checkpoint(Path(args.checkpoint), map_location=device)
     split = task.examples(task.read(_data_root(args), [args.split])[args.split], args.split)
     start = time.perf_counter()
-    metrics = evaluate(task, model, [task.collate(b, vocab) for b in batches(split, 256)], split)
+    metrics = evaluate(task, model, [task.collate(b, vocab) for b in batches(split, 256)], split,
+                       task.config.training.precision)
     seconds = time.perf_counter() - start  # collating, predicting (batches of 256) and scoring
     print(json.dumps({"split": args.split, "epoch": meta.get("epoch"), **metrics,
                       "examples_per_second": round(len(split) / seconds, 1)}, indent=2))
+    if args.update_card:
+        update_card(Path(args.checkpoint), {args.split: metrics})
 
 
 def _device(args, say: bool = False):
@@ -476,6 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", type=PathArg("folder"), metavar="CHECKPOINT", help="a checkpoint folder")
     p.add_argument("--split", default="test",
                    help="train, dev, test, or a source's extra split (msrp: paws-dev, paws-test)")
+    p.add_argument("--update-card", action="store_true",
+                   help="also write the metrics into the checkpoint's model card (README.md, meta.json)")
     common(p, runs=False)
     p.set_defaults(func=_cmd_evaluate)
 

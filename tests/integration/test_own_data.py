@@ -536,7 +536,7 @@ def test_chain_only_model_keys_with_a_tree_cell(tmp_path, capsys, task, cell, ke
 def test_the_output_gate_of_a_cell_without_one(tmp_path, capsys, cell):
     cfg = config_of(tmp_path, "classification", {"format": "tsv", "train": "t.tsv", "tree": "chain"},
                     {"cell": cell, "output_gate": False})
-    assert error_of(capsys, "train", cfg) == (f"{cfg}: model.output_gate: only Tree-LSTM cells (childsum, nary) "
+    assert error_of(capsys, "train", cfg) == (f"{cfg}: model.output_gate: only Tree-LSTM cells (childsum, nary, childsum-attentive) "
                                               f"read it, not cell {cell}")
 
 

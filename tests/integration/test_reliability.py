@@ -202,21 +202,25 @@ def same_numbers(run_dir, reference):
     assert not (run_dir / "resume").exists()
 
 
-@pytest.mark.parametrize("name, task", [("sst", "treelstm_tasks.classification.Classification"),
-                                        ("ner", "treelstm_tasks.ner.NamedEntities")])
+@pytest.mark.parametrize("name, task, precision", [("sst", "treelstm_tasks.classification.Classification", "fp32"),
+                                                   ("ner", "treelstm_tasks.ner.NamedEntities", "fp32"),
+                                                   ("ner", "treelstm_tasks.ner.NamedEntities", "fp16")])
 def test_ctrl_c_then_resume_gives_the_uninterrupted_numbers(data_root, configs, tmp_path, capsys, monkeypatch,
-                                                           name, task):
+                                                           name, task, precision):
+    """fp16: the gradient scaler's state is resumed too (its scale, its count of good steps)."""
     import importlib
 
     module, _, cls = task.rpartition(".")
     task_class = getattr(importlib.import_module(module), cls)
-    train = ("train", configs / f"{name}.yaml", "--set", "training.epochs=3", "--data-dir", data_root)
+    train = ("train", configs / f"{name}.yaml", "--set", "training.epochs=3", "--set", f"training.precision={precision}",
+             "--data-dir", data_root)
     assert run(*train, "--runs-dir", tmp_path / "whole") == 0
     reference = next((tmp_path / "whole").glob("*/seed-1"))
     interrupt_at(monkeypatch, task_class, 11)
     assert run(*train, "--runs-dir", tmp_path / "cut") == 130
     run_dir = next((tmp_path / "cut").glob("*/seed-1"))
-    assert capsys.readouterr().err.strip() == f"treelstm: interrupted: resume with treelstm train --resume {run_dir}"
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]  # after the notes, if this process has not said them yet
+    assert last_line == f"treelstm: interrupted: resume with treelstm train --resume {run_dir}"
     assert json.loads((run_dir / "resume" / "state.json").read_text())["epoch"] == 1 and len(records(run_dir)) == 1
     monkeypatch.undo()
     assert run("train", "--resume", run_dir, "--data-dir", data_root) == 0

@@ -21,7 +21,7 @@ def test_train_writes_a_complete_run_folder(data_root, configs, tmp_path, capsys
     epochs = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert [e["epoch"] for e in epochs] == [1, 2] and {"dev_pearson", "dev_mse", "train_loss"} <= epochs[0].keys()
     assert sorted(p.name for p in (folder / "checkpoint").iterdir()) == [
-        "config.yaml", "meta.json", "model.safetensors", "vocab.txt"]
+        "README.md", "config.yaml", "meta.json", "model.safetensors", "vocab.txt"]
     test = json.loads((folder / "test_metrics.json").read_text())
     assert set(test["test"]) == {"pearson", "spearman", "mse"}
     assert "tiny-sick: test pearson" in capsys.readouterr().out

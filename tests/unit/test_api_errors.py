@@ -196,7 +196,7 @@ def test_sentence_encoder_errors(cell, vocab):
 
 
 def test_sentence_encoder_construction_rejects_an_unknown_cell(vocab):
-    with raises(ValueError, "SentenceEncoder: cell must be one of childsum, nary, childsum-gru, lstm, got 'gru'"):
+    with raises(ValueError, "SentenceEncoder: cell must be one of childsum, nary, childsum-gru, childsum-attentive, lstm, got 'gru'"):
         SentenceEncoder(nn.Embedding(len(vocab), IN), "gru", HID)
 
 

@@ -14,7 +14,7 @@ LAYERS = [
     {"models", "data"},
     {"viz"},
     {"runner"},
-    {"demo", "cli"},
+    {"demo", "cli", "integrations"},
 ]
 RANK = {part: k for k, layer in enumerate(LAYERS) for part in layer}
 

@@ -20,6 +20,8 @@ from treelstm import trees
 from treelstm.models.batch import TreeBatch
 from treelstm.models.sentence import SentenceEncoder
 from treelstm.models.tagger import SequenceTagger, TaggedBatch
+from treelstm.nn.attentive import AttentiveChildSumTreeLSTMCell
+from treelstm.nn.cells import LinearLeafNaryTreeLSTMCell
 from treelstm.nn.characters import CharCNN, CharLSTM, char_ids
 from treelstm.nn.crf import CRF
 from treelstm.nn.heads import Classifier, SimilarityHead
@@ -28,9 +30,12 @@ from treelstm.trees.schedule import LevelSchedule
 
 META = torch.device("meta")
 IN, HID = 6, 4
-TREE_CELLS = {**CELLS, "chain": lambda i, h: treelstm.ChainLSTMCell(i, h)}
+TREE_CELLS = {**CELLS, "chain": lambda i, h: treelstm.ChainLSTMCell(i, h),
+              "n-ary-linear-leaf": lambda i, h: LinearLeafNaryTreeLSTMCell(i, h),
+              "attentive": lambda i, h: AttentiveChildSumTreeLSTMCell(i - 2, h, key_size=2)}  # x_j and a 2-d key
 # (cell, fused): the LSTM cells both with the hand-written backward and with autograd through the cells
-CASES = [(name, fused) for name in TREE_CELLS for fused in (True, False) if fused is False or name != "gru"]
+UNFUSED = ("gru", "n-ary-linear-leaf", "attentive")
+CASES = [(name, fused) for name in TREE_CELLS for fused in (True, False) if fused is False or name not in UNFUSED]
 
 
 def tree_forest(name, mixed_trees, binary_trees):
@@ -171,11 +176,11 @@ def forest_of(cell, rng):
     dependency trees for the others; every token a word of WORDS."""
     if cell == "lstm":
         forest = [trees.chain(n) for n in (4, 1, 7)]
-    elif cell == "nary":
+    elif cell.startswith("nary"):
         forest = [trees.from_ptb(random_ptb(n, rng)) for n in (1, 3, 6)]
     else:
         forest = [trees.from_parents(random_parents_line(n, rng)) for n in (1, 4, 7)]
-    words = [tuple(None if token is None and cell == "nary" else WORDS[k % len(WORDS)]
+    words = [tuple(None if token is None and cell.startswith("nary") else WORDS[k % len(WORDS)]
                    for k, token in enumerate(t.tokens or [None] * t.num_nodes)) for t in forest]
     return [dataclasses.replace(t, tokens=w) for t, w in zip(forest, words)]
 
@@ -189,16 +194,20 @@ def on_meta_schedule(batch: TreeBatch) -> TreeBatch:
 
 def encoder_for(cell):
     lstm = cell == "lstm"
+    if cell == "nary-linear-leaf":
+        return SentenceEncoder(nn.Embedding(len(VOCAB), IN), "nary", HID, leaf="linear", embedding_dropout=0.5)
     return SentenceEncoder(nn.Embedding(len(VOCAB), IN), cell, HID, num_layers=2 if lstm else 1, bidirectional=lstm)
 
 
-ENCODER_CELLS = ["childsum", "nary", "childsum-gru", "lstm"]
+ENCODER_CELLS = ["childsum", "nary", "childsum-gru", "lstm", "nary-linear-leaf", "childsum-attentive"]
+PAIR_ONLY = ("childsum-attentive",)
 
 
 @pytest.mark.parametrize("cell", ENCODER_CELLS)
 def test_sentence_encoder_forward_and_backward_on_meta(cell, rng):
-    batch = TreeBatch.of(forest_of(cell, rng), VOCAB)
-    assert (batch.word_nodes is not None) == (cell == "nary")
+    forest = forest_of(cell, rng) + (forest_of(cell, rng) if cell in PAIR_ONLY else [])  # pairs: an even number
+    batch = TreeBatch.of(forest, VOCAB)
+    assert (batch.word_nodes is not None) == cell.startswith("nary")
     encoder = encoder_for(cell).to(META)
     nodes, sentences = encoder(on_meta_schedule(batch))
     assert nodes.device == sentences.device == META and sentences.shape == (batch.num_trees, encoder.out_size)
@@ -215,14 +224,14 @@ def test_pair_model_forward_and_backward_on_meta(cell, rng):
     first, second = forest_of(cell, rng), forest_of(cell, rng)
     batch = PairBatch(on_meta_schedule(TreeBatch.of(first + second, VOCAB)), torch.zeros(len(first)))
     encoder = encoder_for(cell)
-    model = PairModel(encoder, SimilarityHead(encoder.out_size, 5, 5)).to(META)
+    model = PairModel(encoder, SimilarityHead(encoder.out_size, 5, 5), dropout=0.5).to(META)
     log_p = model(batch)
     assert log_p.device == META and log_p.shape == (len(first), 5)
     backward(log_p, model.head.score(log_p))
     assert_grads_on_meta(model)
 
 
-@pytest.mark.parametrize("cell", ENCODER_CELLS)
+@pytest.mark.parametrize("cell", [cell for cell in ENCODER_CELLS if cell not in PAIR_ONLY])
 def test_classification_model_forward_and_backward_on_meta(cell, rng):
     from treelstm_tasks.classification import ClassificationModel, TextBatch
 

@@ -50,10 +50,16 @@ class TreeBatch:
         """A copy with every tensor on ``device``: token ids, roots, word nodes and the schedule's index
         tensors (:meth:`LevelSchedule.to`). The DGL graph stays where it was built (the CPU): the
         encoder reads the schedule, not the graph."""
-        return replace(self, schedule=self.schedule.to(device),
-                       token_ids=self.token_ids.to(device, non_blocking=non_blocking),
-                       roots=self.roots.to(device, non_blocking=non_blocking),
-                       word_nodes=None if self.word_nodes is None else self.word_nodes.to(device, non_blocking=non_blocking))
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking), self.schedule.to(device))
+
+    def pin_memory(self) -> "TreeBatch":
+        """A copy with every tensor in pinned host memory (for ``to(cuda, non_blocking=True)``; CUDA machines
+        only): what a ``DataLoader(pin_memory=True)`` calls."""
+        return self._map(torch.Tensor.pin_memory, self.schedule.pin_memory())
+
+    def _map(self, change, schedule: LevelSchedule) -> "TreeBatch":
+        return replace(self, schedule=schedule, token_ids=change(self.token_ids), roots=change(self.roots),
+                       word_nodes=None if self.word_nodes is None else change(self.word_nodes))
 
     @property
     def num_trees(self) -> int:

@@ -91,9 +91,17 @@ class TaggedBatch:
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "TaggedBatch":
         """A copy with every tensor on ``device`` (the schedule's index tensors too, :meth:`LevelSchedule.to`)
         but the sizes of :attr:`HOST_FIELDS`; the DGL graph stays on the CPU, where it was built."""
-        moved = {f.name: getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)
-                 if isinstance(getattr(self, f.name), Tensor) and f.name not in self.HOST_FIELDS}
-        return replace(self, schedule=self.schedule.to(device), **moved)
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking), self.schedule.to(device))
+
+    def pin_memory(self) -> "TaggedBatch":
+        """A copy with every tensor but the host sizes in pinned host memory (for ``to(cuda,
+        non_blocking=True)``; CUDA machines only): what a ``DataLoader(pin_memory=True)`` calls."""
+        return self._map(Tensor.pin_memory, self.schedule.pin_memory())
+
+    def _map(self, change, schedule: LevelSchedule) -> "TaggedBatch":
+        changed = {f.name: change(getattr(self, f.name)) for f in fields(self)
+                   if isinstance(getattr(self, f.name), Tensor) and f.name not in self.HOST_FIELDS}
+        return replace(self, schedule=schedule, **changed)
 
     @classmethod
     def of(cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary, tags: Sequence[Sequence[int]] | None = None):
@@ -185,7 +193,8 @@ class SequenceTagger(nn.Module):
         self.scores = nn.Linear(2 * hidden_size, num_tags)
 
     def forward(self, batch: TaggedBatch) -> Tensor:
-        """Tag scores :math:`P` ``(N, T)`` of every token."""
+        """Tag scores :math:`P` ``(N, T)`` of every token, in the weights' dtype (float32 under mixed
+        precision too: the CRF's sums over paths and the loss are computed in it)."""
         if not isinstance(batch, TaggedBatch):
             raise TypeError(f"SequenceTagger: batch must be a TaggedBatch (TaggedBatch.of(sentences, vocab)), "
                             f"got {type_name(batch)}")
@@ -197,7 +206,7 @@ class SequenceTagger(nn.Module):
             words = self.chars(batch.char_ids.to(device), batch.char_lengths)
             features.append(words.index_select(0, batch.word_of_token.to(device)))
         h, _ = self.lstm(batch.graph, self.dropout(torch.cat(features, dim=1)), batch.schedule)
-        return self.scores(self.dropout(h))
+        return self.scores(self.dropout(h)).to(self.scores.weight.dtype)
 
     def loss(self, batch: TaggedBatch) -> Tensor:
         """Negative log-likelihood of the gold tags, summed over each sentence, averaged over sentences."""

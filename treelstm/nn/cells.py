@@ -30,7 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["TreeCellProtocol", "TreeCell", "ChildSumTreeLSTMCell", "NaryTreeLSTMCell", "ChainLSTMCell", "ChildSumTreeGRUCell"]
+__all__ = ["TreeCellProtocol", "TreeCell", "ChildSumTreeLSTMCell", "NaryTreeLSTMCell", "LinearLeafNaryTreeLSTMCell",
+           "ChainLSTMCell", "ChildSumTreeGRUCell"]
 
 Gates = dict[str, Tensor]
 
@@ -271,6 +272,45 @@ class NaryTreeLSTMCell(TreeCell):
             carried = (f * c_jl).sum(dim=1)
         (h, c), gates = _lstm_update(self, node, carried)
         return (h, c), (gates | {"f": f.reshape(n * N, H).index_select(0, at)} if return_gates else None)
+
+
+class LinearLeafNaryTreeLSTMCell(NaryTreeLSTMCell):
+    r"""The N-ary Tree-LSTM cell with the leaf module of Tai et al.'s reference code (the Lua
+    ``BinaryTreeLSTM``): internal nodes follow eqs. 9-14 as :class:`NaryTreeLSTMCell`; a leaf
+    has no input gate and a memory linear in its input,
+
+    .. math::
+        c_j = W^{(u)} x_j + b^{(u)}, \qquad o_j = \sigma(W^{(o)} x_j + b^{(o)}), \qquad
+        h_j = o_j \odot \tanh(c_j)
+
+    (:math:`h_j = \tanh(c_j)` without the output gate), where the paper's equations give a leaf
+    :math:`c_j = i_j \odot \tanh(W^{(u)} x_j + b^{(u)})`. The parameters are
+    :class:`NaryTreeLSTMCell`'s: the leaf reads the ``u`` and ``o`` rows of ``W`` and ``b`` (the
+    reference keeps separate biases for its leaf module; here the bias is shared with the internal
+    nodes, whose ``W x_j`` is zero in constituency trees). With ``return_gates=True`` a leaf
+    reports :math:`i_j = 1` and :math:`u_j = c_j`, so that :math:`c_j = i_j \odot u_j` still holds.
+
+    A level is a level of leaves when it has no children (``m = 0``): the encoder's levels group
+    nodes by height, so every leaf is in the first level and no other level has one.
+    This cell runs through autograd (``TreeLSTM(..., fused=None)`` takes that path for it).
+    """
+
+    def forward(
+        self, wx: Tensor, children: tuple[Tensor, Tensor], parent: Tensor, slot: Tensor, return_gates: bool = False
+    ) -> tuple[tuple[Tensor, Tensor], Gates | None]:
+        if len(children[0]):
+            return super().forward(wx, children, parent, slot, return_gates)
+        H = self.hidden_size
+        names = [g for g in self.gate_names if not g.startswith("f")]
+        pre = dict(zip(names, wx[:, : len(names) * H].chunk(len(names), dim=1)))
+        c = pre["u"]
+        gates = {"i": torch.ones_like(c), "u": c}
+        if self.output_gate:
+            gates["o"] = o = torch.sigmoid(pre["o"])
+            h = o * torch.tanh(c)
+        else:
+            h = torch.tanh(c)
+        return (h, c), (gates | {"f": wx.new_zeros(0, H)} if return_gates else None)
 
 
 class ChainLSTMCell(NaryTreeLSTMCell):

@@ -8,7 +8,8 @@ Two propagation modes give the same numbers:
   level-ordered buffers, so each level writes a contiguous block.
 * ``"dgl"``: DGL's own message passing, ``dgl.prop_nodes`` over the topological frontiers
   with message and reduce functions (how DGL's Tree-LSTM example runs). The reference
-  the fast mode is tested against; CPU only, since PyPI's DGL is CPU-only.
+  the fast mode is tested against; on the CPU, or on a GPU with a DGL built with CUDA (PyPI's
+  DGL is CPU-only), where the graph is copied to ``x``'s device at each call.
 
 In the fast mode, the three LSTM cells' level loop runs by default as one autograd Function
 with a hand-written backward (:mod:`treelstm.nn.fused_levels`); ``fused=False`` asks for autograd
@@ -22,7 +23,7 @@ from typing import NamedTuple, cast
 import torch
 from torch import Tensor, nn
 
-from treelstm._dgl import dgl
+from treelstm._dgl import dgl, runs_on
 from treelstm.nn import fused_levels
 from treelstm.nn._checks import check_graph, check_schedule, check_tensor, parameter_of, type_name
 from treelstm.nn.cells import Gates, TreeCell, TreeCellProtocol
@@ -79,7 +80,8 @@ def run_levels(
     else:
         rows = s.position.index_select(0, x_nodes.to(x.device))
         bias = cell.b if isinstance(cell, TreeCell) else cell.project(x.new_zeros(1, x.shape[1]))[0]
-        wx = bias.expand(s.num_nodes, -1).contiguous().index_copy_(0, rows, cell.project(x))
+        projected = cell.project(x)  # in the autocast dtype under autocast
+        wx = bias.to(projected.dtype).expand(s.num_nodes, -1).contiguous().index_copy_(0, rows, projected)
     if _fuse(cell, fused, return_gates):
         fused_states = fused_levels.run_fused(cast(TreeCell, cell), wx, s)  # _fuse checked the cell's class
         return tuple(state.index_select(0, s.position) for state in fused_states), {}
@@ -222,15 +224,20 @@ class TreeLSTM(nn.Module):
 
     def _propagate_dgl(self, graph: dgl.DGLGraph, x: Tensor, return_gates: bool):
         """The reference mode: DGL message passing over the topological frontiers."""
-        if x.device.type != "cpu":
-            raise ValueError("TreeLSTM: mode='dgl' runs on CPU only (PyPI's DGL is CPU-only); use mode='fast'")
+        if not runs_on(x.device):
+            raise ValueError(
+                f"TreeLSTM: mode='dgl' on {x.device} needs a DGL built for it, and the installed DGL "
+                f"{dgl.__version__} cannot hold graphs there (PyPI's DGL is CPU-only; DGL's CUDA builds: "
+                "https://www.dgl.ai/pages/start.html); use mode='fast', which runs on any device"
+            )
         cell, names = self.cell, self.cell.state_names
         _check_arity(cell, int(graph.in_degrees().max()) if graph.num_edges() else 0)
         child, parent = graph.edges()
         slot = graph.edata["slot"] if "slot" in graph.edata else torch.from_numpy(
             sibling_ranks(parent.numpy(), child.numpy())
         )
-        frontiers = dgl.topological_nodes_generator(graph)
+        frontiers = [nodes.to(x.device) for nodes in dgl.topological_nodes_generator(graph)]  # on the CPU graph
+        graph, slot = graph.to(x.device), slot.to(x.device)  # a copy, unless already there
         forgets: list[tuple[Tensor, Tensor]] = []  # (child ids, per-child gate) from each reduce call
 
         def message(edges):
@@ -238,7 +245,7 @@ class TreeLSTM(nn.Module):
 
         def reduce(nodes):
             B, deg = nodes.mailbox["slot"].shape
-            parent_row = torch.arange(B).repeat_interleave(deg)
+            parent_row = torch.arange(B, device=x.device).repeat_interleave(deg)
             children = tuple(nodes.mailbox[name].reshape(B * deg, -1) for name in names)
             new, gates = cell(nodes.data["wx"], children, parent_row, nodes.mailbox["slot"].reshape(-1), return_gates)
             return {**dict(zip(names, new)), **_node_gates(cell, gates, nodes.mailbox["k"].reshape(-1), forgets)}
@@ -246,8 +253,8 @@ class TreeLSTM(nn.Module):
         with graph.local_scope():
             graph.ndata["wx"] = wx = cell.project(x)
             graph.edata["slot"] = slot
-            graph.ndata["id"] = torch.arange(len(x))
-            leaves, none = frontiers[0], torch.zeros(0, dtype=torch.long)
+            graph.ndata["id"] = torch.arange(len(x), device=x.device)
+            leaves, none = frontiers[0], torch.zeros(0, dtype=torch.long, device=x.device)
             new, gates = cell(wx[leaves], tuple(x.new_zeros(0, cell.hidden_size) for _ in names), none, none, return_gates)
             for name, value in {**dict(zip(names, new)), **_node_gates(cell, gates, none, forgets)}.items():
                 graph.ndata[name] = x.new_zeros(len(x), value.shape[1]).index_copy(0, leaves, value)

@@ -32,10 +32,16 @@ so a backward that builds a graph for double backward (``create_graph=True``, e.
 after ``h.sum()`` they do not, and a gradient penalty would silently miss these levels' second
 derivatives.)
 Gate activations are not returned here: ``return_gates=True`` takes the plain autograd path.
+
+Mixed precision: under ``torch.autocast`` (bf16 or fp16) the level loop runs in the parameters'
+dtype (float32) with autocast off, so the memories :math:`c_j` accumulate over the levels in float32;
+the input projection ``W x + b`` before it, one large matrix multiply, runs in the autocast dtype.
+The states come out in float32.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 
@@ -55,11 +61,22 @@ def supports(cell: object) -> bool:
 
 
 def run_fused(cell: TreeCell, wx: Tensor, schedule: LevelSchedule) -> tuple[Tensor, Tensor]:
-    """``(h, c)``, each ``(N, H)`` in level order, from the level-ordered projections ``wx``."""
+    """``(h, c)``, each ``(N, H)`` in level order and in the cell's dtype, from the level-ordered
+    projections ``wx`` (in the autocast dtype under autocast: cast to the cell's dtype here)."""
     plan = _Plan.of(schedule)
-    if isinstance(cell, NaryTreeLSTMCell):
-        return _NaryLevels.apply(wx, cell.U, plan, cell.n_ary, cell.output_gate)
-    return _ChildSumLevels.apply(wx, cell.U, cell.U_f, plan, cell.output_gate)
+    with _autocast_off(wx.device):
+        wx = wx.to(cell.U.dtype)
+        if isinstance(cell, NaryTreeLSTMCell):
+            return _NaryLevels.apply(wx, cell.U, plan, cell.n_ary, cell.output_gate)
+        return _ChildSumLevels.apply(wx, cell.U, cell.U_f, plan, cell.output_gate)
+
+
+def _autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
+    """Autocast disabled on ``device`` while it is enabled there (the level loop's ``out=`` writes
+    need the buffers' dtype); nothing otherwise."""
+    if torch.amp.is_autocast_available(device.type) and torch.is_autocast_enabled(device.type):
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def _once_differentiable(backward):
@@ -76,7 +93,9 @@ def _once_differentiable(backward):
                 "once_differentiable (treelstm.nn.fused_levels has first derivatives only); for double "
                 "backward, e.g. a gradient penalty, run TreeLSTM(cell, fused=False)"
             )
-        return backward(ctx, *grads)
+        device = next(g.device for g in grads if g is not None)
+        with _autocast_off(device):  # a backward called inside an autocast region
+            return backward(ctx, *grads)
 
     return wrapper
 
@@ -113,6 +132,14 @@ def _activate(gates: Tensor, H: int, u: int) -> None:
     gates[:, (u + 1) * H :].sigmoid_()
 
 
+def _activate_into(pre: Tensor, out: Tensor, H: int, u: int) -> None:
+    """:func:`_activate` of ``pre`` written into ``out`` (same shape)."""
+    torch.sigmoid(pre[:, : u * H], out=out[:, : u * H])
+    torch.tanh(pre[:, u * H : (u + 1) * H], out=out[:, u * H : (u + 1) * H])
+    if pre.shape[1] > (u + 1) * H:
+        torch.sigmoid(pre[:, (u + 1) * H :], out=out[:, (u + 1) * H :])
+
+
 def _node_backward(g: Tensor, c: Tensor, dh: Tensor, dc: Tensor, out: Tensor, H: int, output_gate: bool) -> Tensor:
     """Write the node gates' pre-activation gradients (blocks i, o, u or i, u of ``g``) into
     ``out`` and return :math:`\\delta c_j`."""
@@ -147,28 +174,42 @@ def _finish_node(g: Tensor, carried: Tensor | float, c: Tensor, h: Tensor, H: in
 
 
 class _NaryLevels(torch.autograd.Function):
-    """N-ary Tree-LSTM (eqs. 9-14): ``U`` ``(G*H, N*H)`` reads the children stacked by slot."""
+    """N-ary Tree-LSTM (eqs. 9-14): ``U`` ``(G*H, N*H)`` reads the children stacked by slot.
+
+    Leaves (level 0) use only the node gates' columns of ``wx`` (a leaf has no children to forget,
+    so its forget-gate columns are never read: :func:`project` leaves them out). The children's
+    states are kept stacked by slot for the internal nodes only (``(num - leaves) * N`` rows).
+    """
 
     @staticmethod
     def forward(ctx, wx: Tensor, U: Tensor, plan: _Plan, n_ary: int, output_gate: bool):
-        num, H = wx.shape[0], U.shape[1] // n_ary
+        num, H, N = wx.shape[0], U.shape[1] // n_ary, n_ary
         k = 3 if output_gate else 2  # node gates; the n_ary forget gates follow
+        first = plan.levels[0][1]  # level 0: the leaves
         gates = torch.empty_like(wx)
-        h, c = wx.new_zeros(num, H), wx.new_zeros(num, H)
-        h_jl, c_jl = wx.new_zeros(num * n_ary, H), wx.new_zeros(num * n_ary, H)  # child l of j at row j*N + l
-        at = plan.parent_row * n_ary + plan.slot
+        h, c = wx.new_empty(num, H), wx.new_empty(num, H)  # every row is written below
+        # child l of internal node j at row (j - first) * N + l; a missing child stays 0
+        h_jl, c_jl = wx.new_zeros((num - first) * N, H), wx.new_zeros((num - first) * N, H)
+        at = plan.parent_row * N + plan.slot - first * N
         for a, b, ea, eb in plan.levels:
             g = gates[a:b]
-            if eb > ea:
-                child, rows = plan.child[ea:eb], at[ea:eb]
-                h_jl.index_copy_(0, rows, h.index_select(0, child))
-                c_jl.index_copy_(0, rows, c.index_select(0, child))
-                torch.addmm(wx[a:b], h_jl[a * n_ary : b * n_ary].view(b - a, n_ary * H), U.t(), out=g)
+            if eb == ea:  # leaves: node gates only
+                _activate_into(wx[a:b, : k * H], g[:, : k * H], H, k - 1)
+                g[:, k * H :].zero_()  # never read; kept finite
+                _finish_node(g, 0.0, c[a:b], h[a:b], H, output_gate)
+                continue
+            lo, hi = (a - first) * N, (b - first) * N
+            child = plan.child[ea:eb]
+            if eb - ea == hi - lo:  # every slot filled: the edges are the rows lo..hi in order
+                torch.index_select(h, 0, child, out=h_jl[lo:hi])
+                torch.index_select(c, 0, child, out=c_jl[lo:hi])
             else:
-                g.copy_(wx[a:b])
+                h_jl.index_copy_(0, at[ea:eb], h.index_select(0, child))
+                c_jl.index_copy_(0, at[ea:eb], c.index_select(0, child))
+            torch.addmm(wx[a:b], h_jl[lo:hi].view(b - a, N * H), U.t(), out=g)
             _activate(g, H, k - 1)
-            f = g[:, k * H :].view(b - a, n_ary, H)
-            carried = (f * c_jl[a * n_ary : b * n_ary].view(b - a, n_ary, H)).sum(1) if eb > ea else 0.0
+            f = g[:, k * H :].view(b - a, N, H)
+            carried = (f * c_jl[lo:hi].view(b - a, N, H)).sum(1)
             _finish_node(g, carried, c[a:b], h[a:b], H, output_gate)
         ctx.save_for_backward(U, gates, c, h_jl, c_jl, at)
         ctx.plan, ctx.n_ary, ctx.output_gate = plan, n_ary, output_gate
@@ -180,23 +221,63 @@ class _NaryLevels(torch.autograd.Function):
         U, gates, c, h_jl, c_jl, at = ctx.saved_tensors
         plan, N, output_gate = ctx.plan, ctx.n_ary, ctx.output_gate
         num, H = c.shape
-        k = 3 if output_gate else 2
+        k, G = (3 if output_gate else 2), gates.shape[1] // H
+        first = plan.levels[0][1]
+        # Every node's local derivatives at once (element-wise over all N nodes, not per level):
+        # delta_c = dc + dh * A, and the gates' pre-activation gradients are delta_c * D (dh * D_o for o).
+        A, D_o, D = _nary_local_derivatives(gates, c, c_jl, first, H, N, k, output_gate)
+        f = gates[first:, k * H :].view(num - first, N, H)
         dh = dh_out.clone() if dh_out is not None else c.new_zeros(num, H)
         dc = dc_out.clone() if dc_out is not None else c.new_zeros(num, H)
         da = torch.empty_like(gates)  # pre-activation gradients = the gradient of wx
+        delta_c = torch.empty_like(c)
         for a, b, ea, eb in reversed(plan.levels):
-            g, d = gates[a:b], da[a:b]
-            delta_c = _node_backward(g, c[a:b], dh[a:b], dc[a:b], d, H, output_gate)
-            f = g[:, k * H :].view(b - a, N, H)
-            c_children = c_jl[a * N : b * N].view(b - a, N, H)
-            d[:, k * H :] = (delta_c.unsqueeze(1) * c_children * f * (1 - f)).view(b - a, N * H)
+            n, d = b - a, da[a:b]
+            dl = torch.addcmul(dc[a:b], dh[a:b], A[a:b], out=delta_c[a:b])
+            torch.mul(D[a:b], dl.unsqueeze(1), out=d.view(n, G, H))
+            if output_gate:
+                torch.mul(dh[a:b], D_o[a:b], out=d[:, H : 2 * H])
             if eb > ea:
-                child, rows = plan.child[ea:eb], at[ea:eb] - a * N
-                dh.index_add_(0, child, (d @ U).view((b - a) * N, H).index_select(0, rows))
-                dc.index_add_(0, child, (delta_c.unsqueeze(1) * f).view((b - a) * N, H).index_select(0, rows))
-        first = plan.levels[0][1]  # level 0 is the leaves: no children, nothing for U
-        dU = da[first:].t() @ h_jl[first * N :].view(num - first, N * H) if ctx.needs_input_grad[1] else None
+                child = plan.child[ea:eb]
+                to_h = (d @ U).view(n * N, H)
+                to_c = (dl.unsqueeze(1) * f[a - first : b - first]).view(n * N, H)
+                if eb - ea != n * N:  # some slots empty: the edges' rows
+                    rows = at[ea:eb] - (a - first) * N
+                    to_h, to_c = to_h.index_select(0, rows), to_c.index_select(0, rows)
+                dh.index_add_(0, child, to_h)
+                dc.index_add_(0, child, to_c)
+        dU = da[first:].t() @ h_jl.view(num - first, N * H) if ctx.needs_input_grad[1] else None
         return da, dU, None, None, None
+
+
+def _nary_local_derivatives(gates: Tensor, c: Tensor, c_jl: Tensor, first: int, H: int, N: int, k: int,
+                            output_gate: bool) -> tuple[Tensor, Tensor | None, Tensor]:
+    r"""For every node: ``A`` with :math:`\delta c_j = \partial c_j + \partial h_j \odot A_j`
+    (:math:`A = o (1 - \tanh^2 c)`, or :math:`1 - \tanh^2 c` without the output gate), ``D_o``
+    :math:`= \tanh c \cdot o (1 - o)` (the output gate's pre-activation gradient is
+    :math:`\partial h \odot D_o`), and ``D`` ``(num, G, H)``: the other gates' pre-activation
+    gradients are :math:`\delta c_j \odot D_j` (block ``i``: :math:`u\, i (1 - i)`, ``u``:
+    :math:`i (1 - u^2)`, forget gate ``l``: :math:`c_{jl} f_{jl} (1 - f_{jl})`, zero for the leaves;
+    the ``o`` block is overwritten per level)."""
+    num = c.shape[0]
+    tc = torch.tanh(c)
+    one_minus = torch.addcmul(torch.ones_like(tc), tc, tc, value=-1)  # 1 - tanh^2 c
+    i, u = gates[:, :H], gates[:, (k - 1) * H : k * H]
+    D = torch.empty(num, gates.shape[1] // H, H, dtype=gates.dtype, device=gates.device)
+    torch.mul(u * i, 1 - i, out=D[:, 0])
+    torch.mul(i, torch.addcmul(torch.ones_like(u), u, u, value=-1), out=D[:, k - 1])
+    D_o = None
+    if output_gate:
+        o = gates[:, H : 2 * H]
+        A = o * one_minus
+        D_o = torch.mul(tc * o, 1 - o)
+        D[:, 1].zero_()
+    else:
+        A = one_minus
+    D[:first, k:].zero_()
+    f = gates[first:, k * H :].view(num - first, N, H)
+    torch.mul(c_jl.view(num - first, N, H) * f, 1 - f, out=D[first:, k:])
+    return A, D_o, D
 
 
 class _ChildSumLevels(torch.autograd.Function):

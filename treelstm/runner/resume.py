@@ -4,8 +4,9 @@ After every epoch the training loop saves ``RUN_DIR/resume/``, atomically as a w
 (:func:`treelstm.runner.checkpoint.atomic_folder`):
 
 * ``model.safetensors`` -- the weights;
-* ``state.pt`` -- the optimizers' and learning-rate schedulers' states and the torch RNG states
-  (the global one, which drives dropout, and the shuffling generator's), read back with
+* ``state.pt`` -- the optimizers' and learning-rate schedulers' states, fp16's gradient scaler's, and
+  the torch RNG states (the global one and, on CUDA, each GPU's, which drive dropout, and the
+  shuffling generator's), read back onto the CPU (optimizers move their states to their parameters) with
   ``torch.load(weights_only=True)``: tensors and plain containers only, never code;
 * ``state.json`` -- the epoch, the Python and numpy RNG states, the wall seconds so far and the
   treelstm version.
@@ -54,7 +55,7 @@ def interrupted(run_dir: Path) -> Interrupted:
 
 
 def save_state(run_dir: Path, epoch: int, model: nn.Module, optimizers: list, schedulers: list,
-               generator: torch.Generator, wall_seconds: float) -> None:
+               generator: torch.Generator, wall_seconds: float, scaler: torch.amp.GradScaler | None = None) -> None:
     """Save the state after ``epoch`` (see the module's docstring)."""
     from safetensors.torch import save_file
 
@@ -63,6 +64,10 @@ def save_state(run_dir: Path, epoch: int, model: nn.Module, optimizers: list, sc
     weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
     tensors = {"optimizers": [o.state_dict() for o in optimizers], "schedulers": [s.state_dict() for s in schedulers],
                "torch_rng": torch.get_rng_state(), "shuffle_rng": generator.get_state()}
+    if scaler is not None:
+        tensors["scaler"] = scaler.state_dict()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["cuda_rng"] = torch.cuda.get_rng_state_all()
     numpy_rng = np.random.get_state(legacy=False)
     numpy_rng["state"]["key"] = numpy_rng["state"]["key"].tolist()
     plain = {"epoch": epoch, "wall_seconds": wall_seconds, "python_rng": random.getstate(), "numpy_rng": numpy_rng,
@@ -86,7 +91,7 @@ def check_resumable(run_dir: Path) -> Path:
 
 
 def restore(run_dir: Path, model: nn.Module, optimizers: list, schedulers: list,
-            generator: torch.Generator) -> tuple[int, float]:
+            generator: torch.Generator, scaler: torch.amp.GradScaler | None = None) -> tuple[int, float]:
     """Load the saved state into the freshly built objects; returns the epoch done and the wall seconds so far."""
     where = check_resumable(run_dir)
     plain = json.loads((where / "state.json").read_text(encoding="utf-8"))
@@ -99,7 +104,11 @@ def restore(run_dir: Path, model: nn.Module, optimizers: list, schedulers: list,
         optimizer.load_state_dict(state)
     for scheduler, state in zip(schedulers, tensors["schedulers"], strict=True):
         scheduler.load_state_dict(state)
+    if scaler is not None and "scaler" in tensors:
+        scaler.load_state_dict(tensors["scaler"])
     torch.set_rng_state(tensors["torch_rng"])
+    if "cuda_rng" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(tensors["cuda_rng"])
     generator.set_state(tensors["shuffle_rng"])
     version, internal, gauss = plain["python_rng"]
     random.setstate((version, tuple(internal), gauss))
@@ -111,7 +120,7 @@ def restore(run_dir: Path, model: nn.Module, optimizers: list, schedulers: list,
 def _load_tensors(path: Path) -> dict:
     """``state.pt`` through ``torch.load(weights_only=True)``; a file asking for anything else is refused."""
     try:
-        return torch.load(path, weights_only=True)
+        return torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as error:
         lines = [line for line in str(error).splitlines() if line.strip()]
         reason = lines[1] if len(lines) > 1 else lines[0]  # torch's first line is general advice

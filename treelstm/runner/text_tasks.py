@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, Sequence
 import torch
 from datasets import Dataset
 from pydantic import Field, model_validator
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from treelstm.data.sources import FILE_FORMATS, DataConfig, read_source
@@ -67,9 +68,11 @@ class TextData(DataConfig):
 class EncoderConfig(Section):
     """``model`` keys of the sentence encoder (:class:`~treelstm.models.sentence.SentenceEncoder`)."""
 
-    cell: Literal["childsum", "nary", "lstm", "childsum-gru"]
-    """``childsum`` (any tree), ``nary`` (binary trees: constituency), ``childsum-gru``, or ``lstm``
-    (a chain LSTM: needs ``data.tree: chain``)."""
+    cell: Literal["childsum", "nary", "lstm", "childsum-gru", "childsum-attentive"]
+    """``childsum`` (any tree), ``nary`` (binary trees: constituency), ``childsum-gru``,
+    ``childsum-attentive`` (pair tasks: the attentive Child-Sum Tree-LSTM of Zhou, Liu & Pan 2016,
+    each text's children weighed by an attention keyed by the other text), or ``lstm`` (a chain
+    LSTM: needs ``data.tree: chain``)."""
     hidden_size: int = Field(150, gt=0)
     num_layers: int = Field(1, gt=0)
     """Chain LSTM only."""
@@ -80,6 +83,11 @@ class EncoderConfig(Section):
     relatedness code does for its multi-layer LSTMs), not the last layer's alone."""
     output_gate: bool = True
     """Tree-LSTM cells: keep the output gate (False: h = tanh(c), as the reference relatedness model)."""
+    leaf: Literal["gated", "linear"] = "gated"
+    """``nary`` only: ``gated``, the paper's equations at leaves (``c = i * tanh(W_u x + b_u)``), or
+    ``linear``, the reference code's leaf module (``c = W_u x + b_u``, no input gate)."""
+    embedding_dropout: float = Field(0.0, ge=0, lt=1)
+    """Dropout on the word vectors (every node's input ``x_j``) while training; 0: none."""
 
     @model_validator(mode="after")
     def _keys_of_the_cell(self):
@@ -87,13 +95,19 @@ class EncoderConfig(Section):
         if self.cell != "lstm" and chain_only:
             raise unused_key(sorted(chain_only)[0], f"only the chain LSTM (cell: lstm) reads it, not cell {self.cell}")
         if self.cell in ("lstm", "childsum-gru") and "output_gate" in changed_keys(self):
-            raise unused_key("output_gate", f"only Tree-LSTM cells (childsum, nary) read it, not cell {self.cell}")
+            raise unused_key("output_gate", f"only Tree-LSTM cells (childsum, nary, childsum-attentive) read it, "
+                                            f"not cell {self.cell}")
+        if self.cell != "nary" and "leaf" in changed_keys(self):
+            raise unused_key("leaf", f"only the N-ary Tree-LSTM (cell: nary) reads it, not cell {self.cell}")
         return self
 
 
 class PairModelConfig(EncoderConfig):
     head_hidden: int = Field(50, gt=0)
     """Size of the comparison layer (Tai et al.'s similarity layer)."""
+    dropout: float = Field(0.0, ge=0, lt=1)
+    """Dropout on the two sentence vectors ``h_L``, ``h_R`` before the comparison head while
+    training, one mask per pair shared by both texts; 0: none."""
 
 
 def symbol(label: str) -> str:
@@ -124,6 +138,12 @@ class TextTask(Task):
         if cell == "nary" and tree != "constituency":
             raise UserError(f"model.cell: nary takes binary trees; set data.tree: constituency (it is {tree}) "
                              "or use cell childsum")
+        if cell == "childsum-attentive" and cls.raw_input != "pairs":
+            raise UserError("model.cell: childsum-attentive attends with the other text of a pair; use it in a pair "
+                            "task (pair-classification, pair-regression)")
+        if cell == "childsum-attentive" and tree == "constituency":
+            raise UserError("model.cell: childsum-attentive needs a word at every node; set data.tree: dependency "
+                            "(constituency trees' inner nodes have none)")
 
     def read(self, data_root: Path | None, splits: Sequence[str] | None = None,
              progress: bool = True) -> dict[str, Dataset]:
@@ -152,7 +172,7 @@ class TextTask(Task):
     def encoder(self, embedding: nn.Embedding) -> SentenceEncoder:
         m = self.config.model
         return SentenceEncoder(embedding, m.cell, m.hidden_size, m.num_layers, m.bidirectional, m.output_gate,
-                               m.all_layers)
+                               m.all_layers, m.embedding_dropout, m.leaf)
 
     def raw_trees(self, texts: Sequence[str]) -> list[Tree]:
         """The trees the model reads for raw texts: spaCy's parse, a chain of spaCy's tokens, or for
@@ -189,18 +209,34 @@ class PairBatch:
         return replace(self, trees=self.trees.to(device, non_blocking),
                        targets=self.targets.to(device, non_blocking=non_blocking))
 
+    def pin_memory(self) -> "PairBatch":
+        """A copy with every tensor in pinned host memory (:meth:`TreeBatch.pin_memory`)."""
+        return replace(self, trees=self.trees.pin_memory(), targets=self.targets.pin_memory())
+
 
 class PairModel(nn.Module):
-    """A siamese sentence encoder and a comparison head: ``forward(batch)`` gives ``(B, K)`` log-probabilities."""
+    """A siamese sentence encoder and a comparison head: ``forward(batch)`` gives ``(B, K)`` log-probabilities.
 
-    def __init__(self, encoder: SentenceEncoder, head: SimilarityHead):
+    ``dropout``: while training, each unit of the sentence vectors ``h_L``, ``h_R`` ``(B, out_size)``
+    is dropped with this probability before the head, by one mask per pair shared by both texts (so
+    ``h_L * h_R`` and ``|h_L - h_R|`` compare the same units; independent masks would make the
+    difference mostly noise). 0: no dropout, and no random numbers drawn.
+    """
+
+    def __init__(self, encoder: SentenceEncoder, head: SimilarityHead, dropout: float = 0.0):
         super().__init__()
-        self.encoder, self.head = encoder, head
+        self.encoder, self.head, self.dropout = encoder, head, dropout
 
     def forward(self, batch: PairBatch) -> Tensor:
         _, sentences = self.encoder(batch.trees)
         h_L, h_R = sentences.chunk(2)
+        if self.dropout and self.training:
+            mask = F.dropout(h_L.new_ones(h_L.shape), self.dropout)  # 0 or 1 / (1 - p), one per pair and unit
+            h_L, h_R = h_L * mask, h_R * mask
         return self.head(h_L, h_R)
+
+    def extra_repr(self) -> str:
+        return f"dropout={self.dropout}" if self.dropout else ""
 
 
 class PairTask(TextTask):
@@ -233,7 +269,8 @@ class PairTask(TextTask):
 
     def build_model(self, embedding: nn.Embedding) -> PairModel:
         encoder = self.encoder(embedding)
-        return PairModel(encoder, SimilarityHead(encoder.out_size, self.config.model.head_hidden, self.outputs()))
+        m = self.config.model
+        return PairModel(encoder, SimilarityHead(encoder.out_size, m.head_hidden, self.outputs()), m.dropout)
 
     def collate(self, pairs: Sequence[Pair], vocab: Vocabulary) -> PairBatch:
         trees = TreeBatch.of([p.a for p in pairs] + [p.b for p in pairs], vocab)

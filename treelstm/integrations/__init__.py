@@ -1,0 +1,1 @@
+"""Trained checkpoints inside other libraries' pipelines: spaCy components (:mod:`treelstm.integrations.spacy`)."""
