@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence, pad_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence, pad_sequence
 
 from treelstm.models.tagger import SequenceTagger, TaggedBatch, casing
 from treelstm.nn.characters import NUM_CHARS, CharLSTM, char_ids
@@ -125,17 +125,20 @@ class TorchTagger(nn.Module):
 
 def rounds(runs: dict, repeat: int) -> dict[str, list[float]]:
     """Sentences/s of ``repeat`` passes of each ``name: (sentences, batches, step)`` (one warm-up batch
-    each first), taken in rounds: one pass of every contender per round."""
+    each first), taken in rounds: one pass of every contender per round; by wall-clock time, and per
+    second of this process's CPU time."""
     for _, batches, step in runs.values():
         step(batches[0])
     rates: dict[str, list[float]] = {name: [] for name in runs}
+    cpu_rates: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeat):
         for name, (count, batches, step) in runs.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for batch in batches:
                 step(batch)
             rates[name].append(count / (time.perf_counter() - start))
-    return rates
+            cpu_rates[name].append(count / (time.process_time() - cpu))
+    return rates, cpu_rates
 
 
 def contender(name: str, vocab: Vocabulary):
@@ -178,18 +181,20 @@ def steps(model: nn.Module):
     return train_step, decode_step
 
 
-def measure(names, data, vocab: Vocabulary, repeat: int) -> dict[tuple[str, str], list[float]]:
-    """Per-round sentences/s of each contender, training at batch 32 and decoding at batch 256."""
-    out = {}
+def measure(names, data, vocab: Vocabulary, repeat: int) -> tuple[dict, dict]:
+    """Per-round sentences/s of each contender, training at batch 32 and decoding at batch 256:
+    ``{(name, what): rates}`` by wall-clock time and by CPU time."""
+    out, out_cpu = {}, {}
     for what, size, train in [("train, batch 32", 32, True), ("decode, batch 256", 256, False)]:
         runs = {}
         for name in names:
             model, collate = contender(name, vocab)
             batches = [collate(data[k : k + size]) for k in range(0, len(data), size)]
             runs[name] = (len(data), batches, steps(model)[0 if train else 1])
-        for name, rates in rounds(runs, repeat).items():
-            out[name, what] = rates
-    return out
+        rates, cpu_rates = rounds(runs, repeat)
+        for name in names:
+            out[name, what], out_cpu[name, what] = rates[name], cpu_rates[name]
+    return out, out_cpu
 
 
 def compare(repeat: int = 5, smoke: bool = False, count: int = 2000) -> list[dict]:
@@ -197,13 +202,15 @@ def compare(repeat: int = 5, smoke: bool = False, count: int = 2000) -> list[dic
     BiLSTM: per-round ratios of sentences/s, rows for ``tree_speed.py --compare``."""
     data = sentences(smoke)[:count]
     vocab = Vocabulary.build(tokens for tokens, _ in data)
-    rates = measure(["fused", "nn.LSTM tagger", "nn.LSTM"], data, vocab, repeat)
+    rates, cpu_rates = measure(["fused", "nn.LSTM tagger", "nn.LSTM"], data, vocab, repeat)
     rows = []
     for what in ("train, batch 32", "decode, batch 256"):
         for other in ("nn.LSTM tagger", "nn.LSTM"):
             ratios = [a / b for a, b in zip(rates["fused", what], rates[other, what])]
+            cpu = [a / b for a, b in zip(cpu_rates["fused", what], cpu_rates[other, what])]
             rows.append({"what": f"NER tagger, {what}", "pair": f"tagger / {other}", "ratio": statistics.median(ratios),
                          "spread": f"({min(ratios):.2f}-{max(ratios):.2f})", "ratios": ratios,
+                         "cpu_ratio": statistics.median(cpu), "cpu_spread": f"({min(cpu):.2f}-{max(cpu):.2f})",
                          "detail": f"{statistics.median(rates['fused', what]):,.0f} vs "
                                    f"{statistics.median(rates[other, what]):,.0f} sentences/s"})
     return rows
@@ -232,7 +239,7 @@ def main(argv=None) -> list[tuple[str, str, float]]:
     vocab = Vocabulary.build(tokens for tokens, _ in data)
 
     names = ["fused", "cells", "nn.LSTM tagger", "nn.LSTM"]
-    rates = measure(names, data, vocab, args.repeat)
+    rates, _ = measure(names, data, vocab, args.repeat)
     rows = [(name, what, statistics.median(values)) for (name, what), values in rates.items()]
     rows.sort(key=lambda row: names.index(row[0]))
     if args.profile:

@@ -118,7 +118,9 @@ def load(dataset: str, args) -> tuple[list[tuple[Tree, np.ndarray]], Vocabulary]
 def measure(names, cell: str, data, vocab, size: int, train: bool, args) -> dict[str, dict]:
     """Median trees/s of ``args.repeat`` passes of each contender over ``data`` in batches of ``size``.
     The passes are taken in rounds (one pass of every contender per round), so that a change in
-    the machine's load falls on all of them alike; ``rates`` keeps each round's trees/s."""
+    the machine's load falls on all of them alike; ``rates`` keeps each round's trees/s, ``cpu_rates``
+    the same per second of this process's CPU time (``time.process_time``: what a pass costs when
+    other processes share the cores)."""
     runs = {}
     for name in names:
         trees = data[: args.recursion_trees] if name == "recursion" else data
@@ -129,17 +131,19 @@ def measure(names, cell: str, data, vocab, size: int, train: bool, args) -> dict
         batches = [model.collate(*zip(*trees[k : k + size])) for k in range(0, len(trees), size)]
         collate_ms = (time.perf_counter() - start) / len(batches) * 1000
         step(batches[0])
-        runs[name] = (trees, step, batches, collate_ms, [])
+        runs[name] = (trees, step, batches, collate_ms, [], [])
     for _ in range(args.repeat):
-        for name, (trees, step, batches, _, rates) in runs.items():
-            start = time.perf_counter()
+        for name, (trees, step, batches, _, rates, cpu_rates) in runs.items():
+            start, cpu = time.perf_counter(), time.process_time()
             for batch in batches:
                 step(batch)
             rates.append(len(trees) / (time.perf_counter() - start))
+            cpu_rates.append(len(trees) / (time.process_time() - cpu))
     results = {}
-    for name, (trees, _, _, collate_ms, rates) in runs.items():
+    for name, (trees, _, _, collate_ms, rates, cpu_rates) in runs.items():
         rate, nodes = statistics.median(rates), sum(tree.num_nodes for tree, _ in trees) / len(trees)
-        results[name] = {"trees_per_s": rate, "nodes_per_s": rate * nodes, "collate_ms": collate_ms, "rates": rates}
+        results[name] = {"trees_per_s": rate, "nodes_per_s": rate * nodes, "collate_ms": collate_ms, "rates": rates,
+                         "cpu_rates": cpu_rates}
     return results
 
 
@@ -166,17 +170,18 @@ def matmul_flops(model, batches, train: bool) -> float:
 
 
 def roofline_gflops(n: int = 2048, repeat: int = 5) -> float:
-    """GFLOP/s of one large float32 ``torch.mm`` (``n x n`` by ``n x n``) on this machine, best of ``repeat``."""
+    """GFLOP/s of one large float32 ``torch.mm`` (``n x n`` by ``n x n``) on this machine per second of
+    CPU time, best of ``repeat``."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeat))
+    best = min(_cpu_timed(lambda: torch.mm(a, b)) for _ in range(repeat))
     return 2 * n**3 / best / 1e9
 
 
-def _timed(run) -> float:
-    start = time.perf_counter()
+def _cpu_timed(run) -> float:
+    start = time.process_time()
     run()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def compare(args) -> list[dict]:
@@ -199,11 +204,11 @@ def compare(args) -> list[dict]:
     model = make("fast", sst_vocab, "nary", *dims(args))
     batches = [model.collate(*zip(*sst[k : k + 25])) for k in range(0, len(sst), 25)]
     flops = matmul_flops(model, batches, True)
-    seconds = len(sst) / results["fast"]["trees_per_s"]
+    seconds = len(sst) / statistics.median(results["fast"]["cpu_rates"])  # CPU seconds, as the roofline's
     peak = roofline_gflops(256 if args.smoke else 2048)
     rows.append({"what": "SST epoch, fast: matrix-product GFLOP/s / one large torch.mm's",
-                 "ratio": flops / seconds / 1e9 / peak, "spread": "",
-                 "detail": f"{flops / 2 / 1e9:.1f} G multiply-adds in {seconds:.1f} s: {flops / seconds / 1e9:.1f} "
+                 "ratio": flops / seconds / 1e9 / peak, "cpu_ratio": float("nan"), "spread": "", "cpu_spread": "",
+                 "detail": f"{flops / 2 / 1e9:.1f} G multiply-adds in {seconds:.1f} CPU s: {flops / seconds / 1e9:.1f} "
                            f"GFLOP/s of {peak:.1f}"})
     for dataset in args.datasets:
         data, vocab = load(dataset, args)
@@ -214,10 +219,12 @@ def compare(args) -> list[dict]:
 
     rows.extend(ner_speed.compare(repeat=args.rounds, smoke=args.smoke))
     print(f"\n{args.rounds} rounds, {args.threads} thread(s); ratio = the first contender's rate over the second's "
-          "(above 1: the first is faster), median (min-max) over the rounds\n")
-    print("| what | first / second | ratio | detail |\n|---|---|---:|---|")
+          "(above 1: the first is faster), median (min-max) over the rounds; by wall-clock time and by this "
+          "process's CPU time\n")
+    print("| what | first / second | ratio (wall) | ratio (CPU time) | detail (wall) |\n|---|---|---:|---:|---|")
     for r in rows:
-        print(f"| {r['what']} | {r.get('pair', '')} | {r['ratio']:.2f} {r['spread']} | {r['detail']} |")
+        cpu = "" if r["cpu_ratio"] != r["cpu_ratio"] else f"{r['cpu_ratio']:.2f} {r['cpu_spread']}"
+        print(f"| {r['what']} | {r.get('pair', '')} | {r['ratio']:.2f} {r['spread']} | {cpu} | {r['detail']} |")
     return rows
 
 
@@ -225,11 +232,12 @@ def _ratio(what: str, results: dict, first: str, second: str) -> dict:
     """Per-round ratio of ``first``'s rate over ``second``'s (NaN when ``second`` did not run)."""
     if second not in results:
         return {"what": what, "pair": f"{first} / {second}", "ratio": float("nan"), "spread": "",
-                "detail": f"{second} not importable: skipped"}
+                "cpu_ratio": float("nan"), "cpu_spread": "", "detail": f"{second} not importable: skipped"}
     ratios = [a / b for a, b in zip(results[first]["rates"], results[second]["rates"])]
+    cpu = [a / b for a, b in zip(results[first]["cpu_rates"], results[second]["cpu_rates"])]
     return {"what": what, "pair": f"{first} / {second}", "ratio": statistics.median(ratios), "spread": spread(ratios),
-            "ratios": ratios, "detail": f"{results[first]['trees_per_s']:,.0f} vs {results[second]['trees_per_s']:,.0f} "
-                                        "trees/s"}
+            "ratios": ratios, "cpu_ratio": statistics.median(cpu), "cpu_spread": spread(cpu), "cpu_ratios": cpu,
+            "detail": f"{results[first]['trees_per_s']:,.0f} vs {results[second]['trees_per_s']:,.0f} trees/s"}
 
 
 def dims(args) -> tuple[int, int]:

@@ -72,6 +72,13 @@ class NerModel(Section):
     """Size of the word's casing-pattern vector (0: no casing features)."""
     crf: bool = True
     """A CRF over tag sequences (False: softmax per token, the ablation)."""
+    lowercase: bool = True
+    """Look words up in the vectors lowercased (False: as written, cased)."""
+    word_dropout: float = Field(0.0, ge=0, lt=1)
+    """While training, replace each token's word by ``<unk>`` with this probability (Lample et al. 2016)."""
+    variational_dropout: bool = False
+    """``dropout`` on the word LSTM's input and output with one mask per sentence, the same at every
+    token (variational dropout, Gal & Ghahramani 2016; Reimers & Gurevych 2017)."""
 
 
 @dataclass(frozen=True)
@@ -125,19 +132,22 @@ class NamedEntities(Task):
         return examples
 
     def tokens(self, sentence: TaggedSentence):
-        return [token.lower() for token in sentence.tokens]
+        return [token.lower() for token in sentence.tokens] if self.config.model.lowercase else list(sentence.tokens)
 
     def build_model(self, embedding: nn.Embedding) -> SequenceTagger:
         m = self.config.model
         chars = {"lstm": lambda: CharLSTM(m.char_dim, m.char_hidden),
                  "cnn": lambda: CharCNN(m.char_dim, m.char_hidden, dropout=m.dropout),
                  "none": lambda: None}[m.chars]()
-        crf = CRF(len(self.tags), *allowed_transitions(self.tags, self.scheme)) if m.crf else None
+        # validate=False: the tagger makes the masks (prefix masks by construction) and the tags are ids of
+        # self.tags, so the CRF's value checks, host syncs on a GPU, would check nothing
+        crf = CRF(len(self.tags), *allowed_transitions(self.tags, self.scheme), validate=False) if m.crf else None
         return SequenceTagger(embedding, len(self.tags), m.hidden_size, m.num_layers, chars, m.casing_dim,
-                              m.dropout, crf)
+                              m.dropout, crf, word_dropout=m.word_dropout, variational=m.variational_dropout)
 
     def collate(self, sentences: Sequence[TaggedSentence], vocab: Vocabulary) -> TaggedBatch:
-        return TaggedBatch.of([s.tokens for s in sentences], vocab, [s.tags for s in sentences])
+        return TaggedBatch.of([s.tokens for s in sentences], vocab, [s.tags for s in sentences],
+                              self.config.model.lowercase)
 
     def loss(self, model: SequenceTagger, batch: TaggedBatch) -> Tensor:
         return model.loss(batch)
@@ -180,20 +190,21 @@ class NamedEntities(Task):
         with torch.no_grad():
             for start in range(0, len(todo), 256):
                 chunk = todo[start : start + 256]
-                batch = TaggedBatch.of([[t.text for t in sentence] for _, sentence in chunk], vocab)
+                batch = TaggedBatch.of([[t.text for t in sentence] for _, sentence in chunk], vocab,
+                                       lowercase=self.config.model.lowercase)
                 tags = self._split(model.decode(batch), [len(sentence) for _, sentence in chunk])
                 for (k, sentence), sentence_tags in zip(chunk, tags):
-                    self._add(results[k], sentence, sentence_tags, vocab)
+                    self._add(results[k], sentence, sentence_tags, vocab, self.config.model.lowercase)
         return results
 
     @staticmethod
-    def _add(result: dict, sentence, tags: list[str], vocab: Vocabulary) -> None:
+    def _add(result: dict, sentence, tags: list[str], vocab: Vocabulary, lowercase: bool) -> None:
         """Add one tagged spaCy sentence's tokens and entities (character offsets) to a result."""
         result["sentences"].append([{"text": token.text, "start": token.idx, "end": token.idx + len(token.text),
                                      "tag": tag} for token, tag in zip(sentence, tags)])
         for a, b, kind in spans(tags, "iob2"):
             start, end = sentence[a].idx, sentence[b - 1].idx + len(sentence[b - 1].text)
             result["entities"].append({"start": start, "end": end, "type": kind, "text": result["text"][start:end]})
-        if all(token.text.lower() not in vocab for token in sentence):
+        if all((token.text.lower() if lowercase else token.text) not in vocab for token in sentence):
             words = " ".join(token.text for token in sentence)
             result["warnings"].append(f"every word of the sentence {words!r} is unknown to the model")

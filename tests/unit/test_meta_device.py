@@ -171,6 +171,16 @@ def test_tagger_loss_backward_and_decode_on_meta(chars, crf, fused):
     assert predicted.device == META and predicted.shape == (sum(map(len, SENTENCES)),)
 
 
+def test_tagger_with_word_and_variational_dropout_on_meta():
+    vocab = Vocabulary(["peter", "blackburn", "eu", "german"])
+    tagger = SequenceTagger(nn.Embedding(len(vocab), IN), 5, HID, num_layers=2, chars=CharCNN(5, 4), dropout=0.5,
+                            crf=CRF(5, validate=False), word_dropout=0.3, variational=True).to(META)
+    batch = TaggedBatch.of(SENTENCES, vocab, [[k % 5 for k in range(len(s))] for s in SENTENCES], lowercase=False)
+    loss = tagger.loss(dataclasses.replace(batch, schedule=batch.schedule.to(META)))
+    loss.backward()
+    assert_grads_on_meta(tagger)
+
+
 def forest_of(cell, rng):
     """Chains for "lstm", constituency trees (words at the leaves only: word_nodes) for "nary",
     dependency trees for the others; every token a word of WORDS."""

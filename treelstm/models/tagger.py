@@ -6,10 +6,12 @@ Each token :math:`t` gets
 .. math::
     x_t = [e_{\text{word}}(\text{lower}(w_t));\ e_{\text{case}}(w_t);\ \text{chars}(w_t)]
 
-(a word vector looked up lowercased, a small vector for its casing pattern, and the character
-BiLSTM or CNN of :mod:`treelstm.nn.characters`), dropout, a bidirectional
-:class:`~treelstm.nn.chain.ChainLSTM` over the sentence, dropout, and a linear layer giving tag
-scores :math:`P_t`. A :class:`~treelstm.nn.crf.CRF` scores whole tag sequences from them; without
+(a word vector looked up lowercased -- or as written, ``TaggedBatch.of(..., lowercase=False)`` --, a
+small vector for its casing pattern, and the character BiLSTM or CNN of :mod:`treelstm.nn.characters`),
+dropout, a bidirectional :class:`~treelstm.nn.chain.ChainLSTM` over the sentence, dropout, and a linear
+layer giving tag scores :math:`P_t`. Options: word dropout (a token's word replaced by ``<unk>`` while
+training, Lample et al. 2016) and variational dropout (one mask per sentence on the LSTM's input and
+output, the same at every token: Gal & Ghahramani 2016, as Reimers & Gurevych 2017 recommend). A :class:`~treelstm.nn.crf.CRF` scores whole tag sequences from them; without
 one (the softmax ablation), each token's tag is chosen on its own.
 """
 
@@ -67,7 +69,7 @@ class TaggedBatch:
     Attributes (``B`` sentences, ``N`` tokens, ``W`` distinct words):
         graph: the sentences as one batched DGLGraph of chains (sentence ``b``'s tokens are the
             consecutive nodes ``offset_b ..``), and ``schedule`` its level schedule.
-        word_ids: ``(N,)`` vocabulary ids of the lowercased tokens.
+        word_ids: ``(N,)`` vocabulary ids of the tokens (lowercased unless ``of(..., lowercase=False)``).
         casing: ``(N,)`` casing pattern ids.
         char_ids, char_lengths: ``(W, L)``, ``(W,)`` characters of the distinct words
             (:func:`~treelstm.nn.characters.char_ids`); ``word_of_token`` ``(N,)`` maps tokens to them.
@@ -104,7 +106,10 @@ class TaggedBatch:
         return replace(self, schedule=schedule, **changed)
 
     @classmethod
-    def of(cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary, tags: Sequence[Sequence[int]] | None = None):
+    def of(cls, sentences: Sequence[Sequence[str]], vocab: Vocabulary, tags: Sequence[Sequence[int]] | None = None,
+           lowercase: bool = True):
+        """Collate ``sentences`` (lists of tokens), looking their words up in ``vocab`` lowercased
+        (``lowercase=False``: as written), with their ``tags`` ids if given."""
         if any(len(s) == 0 for s in sentences) or not sentences:
             raise ValueError("cannot tag an empty sentence")
         tokens = [token for sentence in sentences for token in sentence]
@@ -114,7 +119,7 @@ class TaggedBatch:
         return cls(
             graph,
             LevelSchedule.from_graph(graph),
-            torch.tensor(vocab.encode(t.lower() for t in tokens)),
+            torch.tensor(vocab.encode(t.lower() for t in tokens) if lowercase else vocab.encode(tokens)),
             torch.tensor([casing(t) for t in tokens]),
             ids,
             lengths,
@@ -149,6 +154,10 @@ class SequenceTagger(nn.Module):
             or :class:`~treelstm.nn.characters.CharCNN`), or None for none.
         casing_dim: size of the casing-pattern vector (0: no casing features).
         dropout: dropout on the LSTM's input and on its output.
+        word_dropout: while training, each token's word id is replaced by ``<unk>`` (id 1) with this
+            probability (0: never, and no random numbers drawn).
+        variational: ``dropout`` on the LSTM's input and output draws one mask per sentence, the same
+            at each of its tokens (``(B, features)`` masks), instead of one per token.
         crf: the CRF over tag sequences, or None to choose each token's tag by softmax.
         fused: run the LSTM on torch's fused kernel (see :class:`~treelstm.nn.chain.ChainLSTM`).
 
@@ -172,6 +181,8 @@ class SequenceTagger(nn.Module):
         dropout: float = 0.5,
         crf: CRF | None = None,
         fused: bool = True,
+        word_dropout: float = 0.0,
+        variational: bool = False,
     ):
         super().__init__()
         if not isinstance(embedding, nn.Embedding):
@@ -185,7 +196,10 @@ class SequenceTagger(nn.Module):
             raise ValueError(
                 f"SequenceTagger: crf must be a CRF(num_tags={num_tags}) or None, got CRF(num_tags={crf.num_tags})"
             )
+        if not 0 <= word_dropout < 1:
+            raise ValueError(f"SequenceTagger: word_dropout must be in [0, 1), got {word_dropout!r}")
         self.embedding, self.chars, self.crf = embedding, chars, crf
+        self.word_dropout, self.variational = word_dropout, variational
         self.casing = nn.Embedding(len(CASINGS), casing_dim) if casing_dim else None
         input_size = embedding.embedding_dim + casing_dim + (chars.out_size if chars is not None else 0)
         self.lstm = ChainLSTM(input_size, hidden_size, num_layers, bidirectional=True, dropout=dropout, fused=fused)
@@ -199,14 +213,26 @@ class SequenceTagger(nn.Module):
             raise TypeError(f"SequenceTagger: batch must be a TaggedBatch (TaggedBatch.of(sentences, vocab)), "
                             f"got {type_name(batch)}")
         device = self.scores.weight.device
-        features = [self.embedding(batch.word_ids.to(device))]
+        word_ids = batch.word_ids.to(device)
+        if self.word_dropout and self.training:
+            word_ids = word_ids.masked_fill(torch.rand(word_ids.shape, device=device) < self.word_dropout, 1)
+        features = [self.embedding(word_ids)]
         if self.casing is not None:
             features.append(self.casing(batch.casing.to(device)))
         if self.chars is not None:
             words = self.chars(batch.char_ids.to(device), batch.char_lengths)
             features.append(words.index_select(0, batch.word_of_token.to(device)))
-        h, _ = self.lstm(batch.graph, self.dropout(torch.cat(features, dim=1)), batch.schedule)
-        return self.scores(self.dropout(h)).to(self.scores.weight.dtype)
+        h, _ = self.lstm(batch.graph, self._drop(torch.cat(features, dim=1), batch), batch.schedule)
+        return self.scores(self._drop(h, batch)).to(self.scores.weight.dtype)
+
+    def _drop(self, x: Tensor, batch: TaggedBatch) -> Tensor:
+        """Dropout on the tokens' rows ``x`` ``(N, D)``: per token, or with ``variational`` one
+        ``(B, D)`` mask per sentence repeated at its tokens."""
+        if not (self.variational and self.training and self.dropout.p):
+            return self.dropout(x)
+        mask = F.dropout(x.new_ones(len(batch.lengths), x.shape[1]), self.dropout.p)
+        sentence = torch.repeat_interleave(torch.arange(len(batch.lengths)), batch.lengths).to(x.device)
+        return x * mask.index_select(0, sentence)
 
     def loss(self, batch: TaggedBatch) -> Tensor:
         """Negative log-likelihood of the gold tags, summed over each sentence, averaged over sentences."""

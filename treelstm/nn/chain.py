@@ -203,14 +203,10 @@ class ChainLSTM(nn.LSTM):
         return templates[input_size]
 
     def _fused(self, x: Tensor, schedule: LevelSchedule):
-        order, batch_sizes, packing, chain_rank = _packed_layout(schedule)
-        device = x.device
-        inputs = x.index_select(0, order.to(device))
-        packed = PackedSequence(inputs, batch_sizes, packing.to(device), chain_rank.to(device))
+        order, batch_sizes, packing, chain_rank, unpack = _packed_layout(schedule, x.device)
+        packed = PackedSequence(x.index_select(0, order), batch_sizes, packing, chain_rank)
         output, (h_n, c_n) = super().forward(packed)  # h_n, c_n in chain order: torch applies chain_rank
-        unpack = torch.empty_like(order)
-        unpack[order] = torch.arange(len(order))
-        return output.data.index_select(0, unpack.to(device)), (h_n, c_n)
+        return output.data.index_select(0, unpack), (h_n, c_n)
 
     def extra_repr(self) -> str:
         return (
@@ -235,21 +231,30 @@ def _rows(hidden_size: int, device: torch.device) -> Tensor:
     return torch.cat([torch.arange(hidden_size, device=device) + hidden_size * k for k in _BLOCKS])
 
 
-def _packed_layout(schedule: LevelSchedule) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Node order of a packed sequence of the chains, as ``torch.nn.LSTM`` wants it.
+def _packed_layout(schedule: LevelSchedule, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Node order of a packed sequence of the chains, as ``torch.nn.LSTM`` wants it; computed once per
+    schedule and device (cached with the schedule, so a batch collated once pays for it once).
 
     Returns:
         order: ``(N,)`` node ids, time step by time step, chains longest first.
         batch_sizes: ``(T,)`` chains still running at each time step (CPU int64).
         packing: ``(B,)`` the chains (by their last token's id) in packed order, longest first.
         chain_rank: ``(B,)`` for each chain (by its last token's id) its place in the packing.
+        unpack: ``(N,)`` each node's row in ``order`` (the inverse permutation).
+    All but ``batch_sizes`` on ``device``.
     """
-    level, root = schedule.level.numpy(), schedule.root_of.numpy()
-    length = level[root] + 1  # the root of a chain is its last token
-    order = np.lexsort((root, -length, level))
-    roots = np.flatnonzero(schedule.parent_of.numpy() < 0)
-    packing = np.lexsort((roots, -length[roots]))  # chains, longest first
-    chain_rank = np.empty_like(packing)
-    chain_rank[packing] = np.arange(len(packing))
-    batch_sizes = torch.from_numpy(np.bincount(level))
-    return torch.from_numpy(order), batch_sizes, torch.from_numpy(packing), torch.from_numpy(chain_rank)
+    key = ("packed-layout", torch.device(device))
+    if key not in schedule._cache:
+        level, root = schedule.level.numpy(), schedule.root_of.numpy()
+        length = level[root] + 1  # the root of a chain is its last token
+        order = np.lexsort((root, -length, level))
+        roots = np.flatnonzero(schedule.parent_of.numpy() < 0)
+        packing = np.lexsort((roots, -length[roots]))  # chains, longest first
+        chain_rank = np.empty_like(packing)
+        chain_rank[packing] = np.arange(len(packing))
+        unpack = np.empty_like(order)
+        unpack[order] = np.arange(len(order))
+        batch_sizes = torch.from_numpy(np.bincount(level))
+        moved = [torch.from_numpy(a).to(device) for a in (order, packing, chain_rank, unpack)]
+        schedule._cache[key] = (moved[0], batch_sizes, moved[1], moved[2], moved[3])
+    return schedule._cache[key]

@@ -7,7 +7,8 @@ unknown character, id 1; id 0 pads. So a checkpoint carries no character table, 
 any script is accepted.
 
 * :class:`CharLSTM`: each word is a chain of its characters, read by a bidirectional
-  :class:`~treelstm.nn.chain.ChainLSTM`; the word vector is
+  :class:`~treelstm.nn.chain.ChainLSTM` (on its fused path, the padded words are packed for torch's
+  kernel directly, without building the chain graph); the word vector is
   :math:`[\overrightarrow{h}_{\text{last}}; \overleftarrow{h}_{\text{first}}]`, size ``2 * hidden_size``.
 * :class:`CharCNN`: a width-``kernel_size`` convolution over the character vectors (padded with
   ``kernel_size // 2`` zero characters on each side), max-pooled over the word: ``num_filters`` features.
@@ -20,6 +21,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from treelstm.nn._checks import check_tensor
 from treelstm.nn.chain import ChainLSTM
@@ -76,6 +78,12 @@ class CharLSTM(nn.Module):
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         _check_chars("CharLSTM", ids, lengths, self.embedding.weight)
+        if self.lstm.fused:  # torch's kernel: pack the padded words directly (no chain graph to build)
+            packed = pack_padded_sequence(ids, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            chars = PackedSequence(self.embedding(packed.data), packed.batch_sizes, packed.sorted_indices,
+                                   packed.unsorted_indices)
+            _, (h_n, _) = nn.LSTM.forward(self.lstm, chars)  # the same function as ChainLSTM's fused path
+            return torch.cat([h_n[0], h_n[1]], dim=1)
         # the characters' rows, row by row, from the lengths on the CPU: boolean-mask indexing of the
         # device ids would read the mask back (a host sync); ``lengths`` on a device costs one copy here
         sizes = lengths.cpu()

@@ -75,14 +75,17 @@ def run_levels(
         (``{}`` unless asked for), both in node-id order.
     """
     s = schedule.to(x.device)
+    fuse = _fuse(cell, fused, return_gates)
     if x_nodes is None:
         wx = cell.project(x.index_select(0, s.order))  # every node's W x + b, level order
+    elif fuse and (leaf_wx := fused_levels.project_leaves(cast(TreeCell, cell), x, x_nodes, schedule)) is not None:
+        wx = leaf_wx  # inputs at leaves only: the N-ary leaves project with the node gates' rows
     else:
         rows = s.position.index_select(0, x_nodes.to(x.device))
         bias = cell.b if isinstance(cell, TreeCell) else cell.project(x.new_zeros(1, x.shape[1]))[0]
         projected = cell.project(x)  # in the autocast dtype under autocast
         wx = bias.to(projected.dtype).expand(s.num_nodes, -1).contiguous().index_copy_(0, rows, projected)
-    if _fuse(cell, fused, return_gates):
+    if fuse:
         fused_states = fused_levels.run_fused(cast(TreeCell, cell), wx, s)  # _fuse checked the cell's class
         return tuple(state.index_select(0, s.position) for state in fused_states), {}
     n, H = wx.shape[0], cell.hidden_size

@@ -46,12 +46,13 @@ import functools
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from treelstm.nn.cells import ChildSumTreeLSTMCell, NaryTreeLSTMCell, TreeCell
 from treelstm.trees.schedule import LevelSchedule
 
-__all__ = ["supports", "run_fused"]
+__all__ = ["supports", "run_fused", "project_leaves"]
 
 
 def supports(cell: object) -> bool:
@@ -69,6 +70,31 @@ def run_fused(cell: TreeCell, wx: Tensor, schedule: LevelSchedule) -> tuple[Tens
         if isinstance(cell, NaryTreeLSTMCell):
             return _NaryLevels.apply(wx, cell.U, plan, cell.n_ary, cell.output_gate)
         return _ChildSumLevels.apply(wx, cell.U, cell.U_f, plan, cell.output_gate)
+
+
+def project_leaves(cell: TreeCell, x: Tensor, x_nodes: Tensor, schedule: LevelSchedule) -> Tensor | None:
+    """The level-ordered ``wx`` for :func:`run_fused` of an N-ary cell whose inputs ``x`` ``(M, in)`` are
+    at leaves only (``x_nodes``, e.g. the words of constituency trees), or ``None`` when that does not
+    hold or cannot be told without reading a device tensor (``x_nodes`` not on the CPU).
+
+    A leaf has no children to forget, so its forget-gate rows of ``W x + b`` are never read: the
+    leaves are projected with the node gates' rows of ``W`` only (``3H`` of the binary cell's ``5H``
+    rows, or ``2H`` without the output gate), and every node's forget-gate columns hold ``b``
+    (what a node without input has). The same states and gradients as the full projection;
+    ``W``'s forget-gate rows get a zero gradient from the leaves either way.
+    """
+    if not isinstance(cell, NaryTreeLSTMCell) or type(cell).project is not TreeCell.project or not supports(cell):
+        return None
+    if x_nodes.device.type != "cpu" or schedule.level.device.type != "cpu" or x.shape[-1] != cell.input_size:
+        return None
+    if len(x_nodes) and int(schedule.level.index_select(0, x_nodes).max()) > 0:  # CPU tensors: no device sync
+        return None
+    s = schedule.to(x.device)
+    node = (3 if cell.output_gate else 2) * cell.hidden_size
+    projected = F.linear(x, cell.W[:node], cell.b[:node])  # in the autocast dtype under autocast
+    wx = cell.b.to(projected.dtype).expand(s.num_nodes, -1).contiguous()
+    wx[:, :node].index_copy_(0, s.position.index_select(0, x_nodes.to(x.device)), projected)
+    return wx
 
 
 def _autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
@@ -140,25 +166,6 @@ def _activate_into(pre: Tensor, out: Tensor, H: int, u: int) -> None:
         torch.sigmoid(pre[:, (u + 1) * H :], out=out[:, (u + 1) * H :])
 
 
-def _node_backward(g: Tensor, c: Tensor, dh: Tensor, dc: Tensor, out: Tensor, H: int, output_gate: bool) -> Tensor:
-    """Write the node gates' pre-activation gradients (blocks i, o, u or i, u of ``g``) into
-    ``out`` and return :math:`\\delta c_j`."""
-    tc = torch.tanh(c)
-    i = g[:, :H]
-    if output_gate:
-        o, u = g[:, H : 2 * H], g[:, 2 * H : 3 * H]
-        delta_c = dc + dh * o * (1 - tc * tc)
-        out[:, H : 2 * H] = dh * tc * o * (1 - o)
-        du = out[:, 2 * H : 3 * H]
-    else:
-        u = g[:, H : 2 * H]
-        delta_c = dc + dh * (1 - tc * tc)
-        du = out[:, H : 2 * H]
-    out[:, :H] = delta_c * u * i * (1 - i)
-    du.copy_(delta_c * i * (1 - u * u))
-    return delta_c
-
-
 def _finish_node(g: Tensor, carried: Tensor | float, c: Tensor, h: Tensor, H: int, output_gate: bool) -> None:
     """``c = i * u + carried``, ``h = o * tanh(c)`` (or ``tanh(c)``), written into ``c`` and ``h``."""
     i = g[:, :H]
@@ -195,7 +202,6 @@ class _NaryLevels(torch.autograd.Function):
             g = gates[a:b]
             if eb == ea:  # leaves: node gates only
                 _activate_into(wx[a:b, : k * H], g[:, : k * H], H, k - 1)
-                g[:, k * H :].zero_()  # never read; kept finite
                 _finish_node(g, 0.0, c[a:b], h[a:b], H, output_gate)
                 continue
             lo, hi = (a - first) * N, (b - first) * N
@@ -250,35 +256,42 @@ class _NaryLevels(torch.autograd.Function):
         return da, dU, None, None, None
 
 
-def _nary_local_derivatives(gates: Tensor, c: Tensor, c_jl: Tensor, first: int, H: int, N: int, k: int,
-                            output_gate: bool) -> tuple[Tensor, Tensor | None, Tensor]:
-    r"""For every node: ``A`` with :math:`\delta c_j = \partial c_j + \partial h_j \odot A_j`
+def _local_derivatives(gates: Tensor, c: Tensor, H: int, k: int, output_gate: bool,
+                       blocks: int | None = None) -> tuple[Tensor, Tensor | None, Tensor]:
+    r"""Every node's local derivatives at once (element-wise over all nodes, not level by level).
+
+    Returns ``A`` with :math:`\delta c_j = \partial c_j + \partial h_j \odot A_j`
     (:math:`A = o (1 - \tanh^2 c)`, or :math:`1 - \tanh^2 c` without the output gate), ``D_o``
     :math:`= \tanh c \cdot o (1 - o)` (the output gate's pre-activation gradient is
-    :math:`\partial h \odot D_o`), and ``D`` ``(num, G, H)``: the other gates' pre-activation
-    gradients are :math:`\delta c_j \odot D_j` (block ``i``: :math:`u\, i (1 - i)`, ``u``:
-    :math:`i (1 - u^2)`, forget gate ``l``: :math:`c_{jl} f_{jl} (1 - f_{jl})`, zero for the leaves;
-    the ``o`` block is overwritten per level)."""
+    :math:`\partial h \odot D_o`; ``None`` without it) and ``D`` ``(num, blocks, H)`` (``blocks``
+    defaults to the ``k`` node gates): gate block ``g``'s pre-activation gradient is
+    :math:`\delta c_j \odot D_{j,g}`, with :math:`u\, i (1 - i)` for ``i`` and :math:`i (1 - u^2)` for
+    ``u``; the ``o`` block is zero here (:math:`\partial h \odot D_o` replaces it per level) and the
+    blocks after ``k`` are left for the caller (the N-ary cell's forget gates)."""
     num = c.shape[0]
     tc = torch.tanh(c)
     one_minus = torch.addcmul(torch.ones_like(tc), tc, tc, value=-1)  # 1 - tanh^2 c
     i, u = gates[:, :H], gates[:, (k - 1) * H : k * H]
-    D = torch.empty(num, gates.shape[1] // H, H, dtype=gates.dtype, device=gates.device)
+    D = torch.empty(num, blocks or k, H, dtype=gates.dtype, device=gates.device)
     torch.mul(u * i, 1 - i, out=D[:, 0])
     torch.mul(i, torch.addcmul(torch.ones_like(u), u, u, value=-1), out=D[:, k - 1])
-    D_o = None
-    if output_gate:
-        o = gates[:, H : 2 * H]
-        A = o * one_minus
-        D_o = torch.mul(tc * o, 1 - o)
-        D[:, 1].zero_()
-    else:
-        A = one_minus
+    if not output_gate:
+        return one_minus, None, D
+    o = gates[:, H : 2 * H]
+    D[:, 1].zero_()
+    return o * one_minus, torch.mul(tc * o, 1 - o), D
+
+
+def _nary_local_derivatives(gates: Tensor, c: Tensor, c_jl: Tensor, first: int, H: int, N: int, k: int,
+                            output_gate: bool) -> tuple[Tensor, Tensor | None, Tensor]:
+    r""":func:`_local_derivatives` with the forget gates' blocks of ``D``: forget gate ``l`` of node ``j``
+    has :math:`c_{jl} f_{jl} (1 - f_{jl})` (zero for the leaves, which have no children)."""
+    num = c.shape[0]
+    A, D_o, D = _local_derivatives(gates, c, H, k, output_gate, blocks=gates.shape[1] // H)
     D[:first, k:].zero_()
     f = gates[first:, k * H :].view(num - first, N, H)
     torch.mul(c_jl.view(num - first, N, H) * f, 1 - f, out=D[first:, k:])
     return A, D_o, D
-
 
 class _ChildSumLevels(torch.autograd.Function):
     """Child-Sum Tree-LSTM (eqs. 2-8): node gates read :math:`\\tilde h_j = \\sum_k h_k` through
@@ -317,18 +330,27 @@ class _ChildSumLevels(torch.autograd.Function):
         U, U_f, gates, forget, h, c, h_tilde = ctx.saved_tensors
         plan, output_gate = ctx.plan, ctx.output_gate
         num, H = c.shape
+        k = 3 if output_gate else 2
+        A, D_o, D = _local_derivatives(gates, c, H, k, output_gate)  # all nodes at once, as for the N-ary cell
+        # per edge: f_jk (1 - f_jk) c_k, so that the forget gate's pre-activation gradient is delta_c_j times it
+        D_f = torch.mul(forget * (1 - forget), c.index_select(0, plan.child))
         dh = dh_out.clone() if dh_out is not None else c.new_zeros(num, H)
         dc = dc_out.clone() if dc_out is not None else c.new_zeros(num, H)
         da_node = torch.empty_like(gates)
         da_f = torch.empty_like(forget)  # per edge
+        delta_c = torch.empty_like(c)
         for a, b, ea, eb in reversed(plan.levels):
-            delta_c = _node_backward(gates[a:b], c[a:b], dh[a:b], dc[a:b], da_node[a:b], H, output_gate)
+            n, d = b - a, da_node[a:b]
+            dl = torch.addcmul(dc[a:b], dh[a:b], A[a:b], out=delta_c[a:b])
+            torch.mul(D[a:b], dl.unsqueeze(1), out=d.view(n, k, H))
+            if output_gate:
+                torch.mul(dh[a:b], D_o[a:b], out=d[:, H : 2 * H])
             if eb > ea:
-                child, parent, f = plan.child[ea:eb], plan.parent[ea:eb], forget[ea:eb]
-                delta_c_k = delta_c.index_select(0, parent)
-                dc.index_add_(0, child, delta_c_k * f)
-                d_f = torch.mul(delta_c_k * c.index_select(0, child), f * (1 - f), out=da_f[ea:eb])
-                dh.index_add_(0, child, (da_node[a:b] @ U).index_select(0, parent) + d_f @ U_f)
+                child, parent = plan.child[ea:eb], plan.parent[ea:eb]
+                delta_c_k = dl.index_select(0, parent)
+                dc.index_add_(0, child, delta_c_k * forget[ea:eb])
+                d_f = torch.mul(delta_c_k, D_f[ea:eb], out=da_f[ea:eb])
+                dh.index_add_(0, child, (d @ U).index_select(0, parent).addmm_(d_f, U_f))
         dwx = torch.cat([da_node, c.new_zeros(num, H).index_add_(0, plan.parent_row, da_f)], dim=1)
         first = plan.levels[0][1]  # level 0 is the leaves: no children, nothing for U
         dU = da_node[first:].t() @ h_tilde[first:] if ctx.needs_input_grad[1] else None

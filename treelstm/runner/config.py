@@ -62,7 +62,8 @@ class EmbeddingConfig(Section):
 class TrainingConfig(Section):
     epochs: int = Field(10, gt=0)
     batch_size: int = Field(25, gt=0)
-    optimizer: Literal["adagrad", "adam", "sgd"] = "adagrad"
+    optimizer: Literal["adagrad", "adam", "nadam", "sgd"] = "adagrad"
+    """``nadam``: Adam with Nesterov momentum (Dozat 2016; torch.optim.NAdam), as Reimers & Gurevych (2017) recommend."""
     lr: float = Field(0.05, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     """L2 penalty on every weight except the embedding table."""

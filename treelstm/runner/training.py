@@ -117,7 +117,8 @@ def _optimizers(model: nn.Module, config: Config, table: nn.Embedding) -> list[t
     if t.optimizer == "sgd":
         optimizers = [torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum)]
     else:
-        optimizers = [{"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam}[t.optimizer](groups, lr=t.lr)]
+        optimizers = [{"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "nadam": torch.optim.NAdam}[t.optimizer](
+            groups, lr=t.lr)]
     if separate:
         optimizers.append(torch.optim.SGD(words, lr=config.embeddings.lr))
     return optimizers
