@@ -164,16 +164,6 @@ def agreement(device: torch.device) -> list[dict]:
 
 # --- 3. training: each task kind for 50 steps on the device ---
 
-MSRP_CONFIG = """
-name: tiny-msrp
-task: pair-classification
-data: {format: msrp, tree: dependency}
-embeddings: {vectors: tiny.txt, freeze: false}
-model: {cell: childsum, hidden_size: 8, head_hidden: 5}
-training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
-"""
-
-
 def training(device: torch.device, epochs: int, folder: Path) -> list[dict]:
     """``treelstm train --device`` on the test suite's synthetic data (6-8 steps an epoch)."""
     import conftest
@@ -187,7 +177,7 @@ def training(device: torch.device, epochs: int, folder: Path) -> list[dict]:
         write(root, rng)
     rows = []
     for name, text in (("pair-regression", conftest.SICK_CONFIG), ("classification", conftest.SST_CONFIG),
-                       ("pair-classification", MSRP_CONFIG), ("ner", conftest.NER_CONFIG)):
+                       ("pair-classification", conftest.MSRP_CONFIG), ("ner", conftest.NER_CONFIG)):
         config = folder / f"{name}.yaml"
         config.write_text(text, encoding="utf-8")
         start = time.perf_counter()

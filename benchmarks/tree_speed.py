@@ -3,12 +3,23 @@
     python benchmarks/tree_speed.py                  # SST (N-ary) and SICK (Child-Sum) from $TREELSTM_DATA
     python benchmarks/tree_speed.py --smoke          # 40 tiny synthetic trees, x 16, h 8, for the tests
     python benchmarks/tree_speed.py --growth 1000    # also: memory across 1,000 batch-256 SST steps (fast mode)
+    python benchmarks/tree_speed.py --compare        # the ratios of issue 17 in one run (5 alternating rounds)
 
 Contenders (see ``tree_models.py``): ``fast`` (ours), ``dgl`` (DGL message passing, as DGL's
 Tree-LSTM example runs), ``recursion`` (one tree at a time, as the common PyTorch ports run)
-and ``nn.LSTM`` (torch's fused LSTM over sequences as long as the trees have nodes).
-Sizes: x = 300, h = 150, a 5-way softmax on every node, Adagrad (lr 0.05), sparse gradients for
-the word table in every contender.
+and ``nn.LSTM`` (torch's fused LSTM over sequences as long as the trees have nodes); on SST also
+``dynet`` (DyNet's automatic operation batching) when ``dynet`` is importable (``pip install
+dyNET38==2.2``: optional, skipped otherwise).
+Sizes: x = 300, h = 150, a 5-way softmax on every node, Adagrad (lr 0.05; torch's fused kernel for
+the dense weights), sparse gradients for the word table in every contender.
+
+``--compare`` prints only the ratios of issue 17, each as the median (min-max) of per-round ratios
+over ``--rounds`` alternating rounds, by wall-clock time and by the process's CPU time (on a shared
+machine the CPU time is what a pass costs; the wall clock also counts the time other processes held
+the core): a whole SST training epoch at batch 25 against DyNet; inference and training at batch 256
+against ``nn.LSTM`` on SST and SICK; the NER tagger against the same tagger on ``nn.LSTM``
+(``ner_speed.py``); and the GFLOP/s of the SST epoch's matrix products (``FlopCounterMode``) per CPU
+second against one large ``torch.mm``.
 
 * SST: the training trees of ../shared/data/sst (binary constituency trees, N-ary cell), with
   their node labels; SICK: the dependency trees of both sentences of the training pairs
@@ -45,7 +56,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tree_models import CONTENDERS, OPTIONAL, available, make, steps  # noqa: E402
+from tree_models import CONTENDERS, OPTIONAL, available, make  # noqa: E402
+from tree_models import steps as step_of  # noqa: E402
 
 from treelstm.text.embeddings import Vocabulary  # noqa: E402
 from treelstm.trees import Tree  # noqa: E402
@@ -126,7 +138,7 @@ def measure(names, cell: str, data, vocab, size: int, train: bool, args) -> dict
         trees = data[: args.recursion_trees] if name == "recursion" else data
         torch.manual_seed(0)
         model = make(name, vocab, cell, *dims(args))
-        step = steps(model, train)
+        step = step_of(model, train)
         start = time.perf_counter()
         batches = [model.collate(*zip(*trees[k : k + size])) for k in range(0, len(trees), size)]
         collate_ms = (time.perf_counter() - start) / len(batches) * 1000
@@ -162,7 +174,7 @@ def matmul_flops(model, batches, train: bool) -> float:
     over ``batches`` (forward, and backward when training), counted by torch's ``FlopCounterMode``."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    step = steps(model, train)
+    step = step_of(model, train)
     with FlopCounterMode(display=False) as counter:
         for batch in batches:
             step(batch)
@@ -255,7 +267,7 @@ def peak_memory(name: str, dataset: str, args, steps: int) -> dict:
     data, vocab = load(dataset, args)
     torch.manual_seed(0)
     model = make(name, vocab, CELLS[dataset], *dims(args))
-    step = steps(model, True)
+    step = step_of(model, True)
     batches = [model.collate(*zip(*data[k : k + 256])) for k in range(0, len(data), 256)]
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark: what the steps need from here
     before = _kib("VmRSS")

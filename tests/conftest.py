@@ -172,6 +172,15 @@ training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
 """
 
 
+MSRP_CONFIG = """
+name: tiny-msrp
+task: pair-classification
+data: {format: msrp, tree: dependency}
+embeddings: {vectors: tiny.txt, freeze: false}
+model: {cell: childsum, hidden_size: 8, head_hidden: 5}
+training: {epochs: 2, batch_size: 5, lr: 0.05, seed: 1}
+"""
+
 NER_CONFIG = """
 name: tiny-ner
 task: ner

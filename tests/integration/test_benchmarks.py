@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -22,8 +24,9 @@ def test_embedding_loading_smoke(capsys):
 def test_ner_speed_smoke(capsys):
     rows = load("ner_speed").main(["--smoke", "--repeat", "1"])
     assert [(name, what) for name, what, _ in rows] == [
-        (name, what) for name in ("fused", "cells", "nn.LSTM") for what in ("train, batch 32", "decode, batch 256")]
-    assert "| cells | decode, batch 256 |" in capsys.readouterr().out
+        (name, what) for name in ("fused", "cells", "nn.LSTM tagger", "nn.LSTM")
+        for what in ("train, batch 32", "decode, batch 256")]
+    assert "| nn.LSTM tagger | decode, batch 256 |" in capsys.readouterr().out
 
 
 def test_tree_speed_smoke(capsys):
@@ -33,6 +36,30 @@ def test_tree_speed_smoke(capsys):
         for name in ("fast", "dgl", "recursion", "nn.LSTM")]
     assert all(r["trees_per_s"] > 0 for r in rows) and [r["ratio"] for r in rows[::4]] == [1.0] * 3
     assert "peak_mib" in rows[4] and "| SICK (childsum) | nn.LSTM | inference, batch 256 |" in capsys.readouterr().out
+
+
+def test_tree_speed_compare_smoke(capsys):
+    """--compare in its quick mode: every ratio of issue 17 printed; DyNet's row says it was skipped without dynet."""
+    rows = load("tree_speed").main(["--smoke", "--compare", "--rounds", "1"])
+    assert [r["what"].split(",")[0] for r in rows] == ["SST epoch (40 trees)", "SST epoch", "SST", "SST", "SICK", "SICK",
+                                                      *["NER tagger"] * 4]
+    out = capsys.readouterr().out
+    assert "| SICK, inference, batch 256 | fast / nn.LSTM |" in out and "tagger / nn.LSTM tagger" in out
+    dynet = importlib.util.find_spec("dynet") is not None
+    assert (rows[0]["ratio"] > 0) if dynet else "dynet not importable: skipped" in rows[0]["detail"]
+    assert all(r["ratio"] > 0 for r in rows[1:])
+
+
+def test_dynet_contender_smoke():
+    """The optional DyNet contender (PyPI dyNET38): a training and an inference step on tiny trees."""
+    pytest.importorskip("dynet")
+    speed, models = load("tree_speed"), load("tree_models")
+    data = speed.synthetic("sst", count=6)
+    vocab = speed.Vocabulary.build([t for t in tree.tokens if t is not None] for tree, _ in data)
+    model = models.make("dynet", vocab, "nary", 16, 8)
+    batch = model.collate(*zip(*data))
+    assert models.steps(model, True)(batch) > 0
+    models.steps(model, False)(batch)
 
 
 def test_tree_scaling_smoke(tmp_path, capsys):

@@ -45,3 +45,19 @@ def test_workers_collate_the_same_batches(name, data_root, configs, tmp_path):
     alone, alone_result, _ = train(configs, data_root, tmp_path / "alone", name)
     helped, helped_result, _ = train(configs, data_root, tmp_path / "helped", name, "training.workers=2")
     assert helped == alone and helped_result["test"] == alone_result["test"] and helped_result["dev"] == alone_result["dev"]
+
+
+def test_a_checkpoint_predicts_in_the_precision_it_was_trained_in(data_root, configs, tmp_path, monkeypatch):
+    import treelstm
+    from treelstm.runner import predict
+
+    _, _, folder = train(configs, data_root, tmp_path, "sick", "training.precision=bf16")
+    real, used = predict.autocast, []
+
+    def recording(precision, device):
+        used.append(precision)
+        return real(precision, device)
+
+    monkeypatch.setattr(predict, "autocast", recording)
+    scores = treelstm.load(folder / "checkpoint", device="cpu").predict([("A dog runs.", "A dog is running.")])
+    assert used == ["bf16"] and isinstance(scores[0]["score"], float)

@@ -170,3 +170,24 @@ def test_a_dropout_between_layers_is_applied_only_in_training():
     assert torch.equal(chain(graph, x)[0], chain(graph, x)[0])
     chain.train()
     assert not torch.equal(chain(graph, x)[0], chain(graph, x)[0])
+
+
+def test_char_lstm_packed_path_equals_the_cells():
+    """CharLSTM packs the padded words for torch's kernel directly (fused); the cells run the chain graph."""
+    from treelstm.nn.characters import CharLSTM, char_ids
+
+    torch.manual_seed(0)
+    encoder = CharLSTM(6, 5)
+    ids, lengths = char_ids(["U.N.", "official", "Ekeus", "a", "heads", "for", "Baghdad", "."])
+
+    def run(fused):
+        encoder.lstm.fused = fused
+        out = encoder(ids, lengths)
+        trained = [p for p in encoder.parameters() if p.requires_grad]
+        return out, torch.autograd.grad(out.sin().sum(), trained, allow_unused=True)
+
+    (packed, grads), (cells, cell_grads) = run(True), run(False)
+    torch.testing.assert_close(packed, cells, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads, cell_grads):
+        if a is not None or b is not None:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -8,6 +8,7 @@ from conftest import CELLS, forest_for
 from treelstm import trees
 from treelstm.nn import fused_levels
 from treelstm.nn.cells import ChildSumTreeGRUCell
+from treelstm.trees.schedule import LevelSchedule
 
 
 @pytest.mark.parametrize("name", [n for n in CELLS if "gru" not in n])
@@ -77,3 +78,32 @@ def test_inputs_for_some_nodes_equal_zero_rows_for_the_others(mode, gates, binar
         assert (a - b).abs().max() <= 1e-6
     with pytest.raises(ValueError, match="len\\(x_nodes\\)"):
         encoder(graph, full, x_nodes=x_nodes)
+
+
+@pytest.mark.parametrize("output_gate", [True, False])
+def test_inputs_at_leaves_only_project_with_the_node_gates_rows(output_gate, binary_trees):
+    """Words at the leaves only (constituency trees): the fused N-ary path projects them with the node
+    gates' rows of W (a leaf has no children to forget); the same states and gradients as autograd
+    through the cells (fused=False) and DGL message passing, and W's forget rows get zero gradient."""
+    graph = trees.batch(binary_trees)
+    torch.manual_seed(0)
+    cell = treelstm.NaryTreeLSTMCell(4, 3, output_gate=output_gate)
+    schedule = LevelSchedule.from_graph(graph)
+    leaves = torch.nonzero(graph.in_degrees() == 0).squeeze(1)
+    assert fused_levels.project_leaves(cell, torch.randn(len(leaves), 4), leaves, schedule) is not None
+    x = torch.randn(len(leaves), 4, requires_grad=True)
+
+    def run(**kwargs):
+        h, c = treelstm.TreeLSTM(cell, **kwargs)(graph, x, x_nodes=leaves)[:2]
+        grads = torch.autograd.grad((h.sin() * c).sum(), [x, *cell.parameters()])
+        return h, c, grads
+
+    fused, reference, dgl = run(), run(fused=False), run(mode="dgl")
+    for other in (reference, dgl):
+        for a, b in zip([*fused[:2], *fused[2]], [*other[:2], *other[2]]):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    forget_rows = fused[2][1][(3 if output_gate else 2) * 3 :]  # W's forget-gate rows
+    assert forget_rows.abs().max() == 0
+    internal = torch.nonzero(graph.in_degrees() > 0).squeeze(1)[:1]  # an internal node with an input: full rows
+    assert fused_levels.project_leaves(cell, torch.randn(len(leaves) + 1, 4), torch.cat([leaves, internal]),
+                                       schedule) is None

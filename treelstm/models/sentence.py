@@ -28,12 +28,12 @@ class SentenceEncoder(nn.Module):
         hidden_size, num_layers, bidirectional: the recurrent model's sizes (layers and
             directions for ``"lstm"`` only).
         output_gate: Tree-LSTM cells only.
-        leaf: ``"nary"`` only: ``"gated"`` (the paper's equations at leaves) or ``"linear"`` (the
-            reference code's leaf module, :class:`~treelstm.nn.cells.LinearLeafNaryTreeLSTMCell`).
         all_layers: chains only: the sentence vector joins the final states of every layer,
             not only the last one's.
         embedding_dropout: dropout on the word vectors ``x`` ``(words, embedding_dim)`` while
             training (0: none, and no random numbers drawn).
+        leaf: ``"nary"`` only: ``"gated"`` (the paper's equations at leaves) or ``"linear"`` (the
+            reference code's leaf module, :class:`~treelstm.nn.cells.LinearLeafNaryTreeLSTMCell`).
 
     Outputs of ``forward(batch)``: ``(nodes, sentences)`` -- every node's vector ``(N, node_size)``
     and each tree's ``(B, out_size)``: the root's ``h`` for trees; for chains the last layer's
@@ -69,8 +69,8 @@ class SentenceEncoder(nn.Module):
                 f"SentenceEncoder: all_layers=True is for cell 'lstm' (layers of a chain), got cell {cell!r}"
             )
         if cell in ("lstm", "childsum-gru") and not output_gate:
-            raise ValueError(f"SentenceEncoder: output_gate=False is for the Tree-LSTM cells (childsum, nary), "
-                             f"got cell {cell!r}")
+            raise ValueError(f"SentenceEncoder: output_gate=False is for the Tree-LSTM cells (childsum, nary, "
+                             f"childsum-attentive), got cell {cell!r}")
         if leaf not in ("gated", "linear") or (leaf == "linear" and cell != "nary"):
             raise ValueError(f"SentenceEncoder: leaf must be 'gated' or 'linear' (cell 'nary' only), got leaf={leaf!r} "
                              f"with cell {cell!r}")

@@ -23,7 +23,13 @@ in level order (``N`` nodes, ``E`` edges, ``H`` hidden units). For node :math:`j
     \partial c_k &\mathrel{+}= \delta c_j \odot f_{jk}, \qquad
     \partial h_k \mathrel{+}= (\text{the rows of } U^\top \delta a_j \text{ that read } h_k)
 
-where :math:`\partial` is the gradient arriving from outside and from the parent. Only first
+where :math:`\partial` is the gradient arriving from outside and from the parent. The factors
+that need no gradient (:math:`o_j (1 - \tanh^2 c_j)`, :math:`u_j i_j (1 - i_j)`, :math:`c_k f_{jk} (1 - f_{jk})`,
+...) are computed for all nodes at once before the level loop (:func:`_local_derivatives`, with
+:math:`\tanh c_j` kept from the forward), so a level's backward is a handful of element-wise
+products, one matrix multiply and the scatter-adds into the children's rows. Leaves have no
+children, so an N-ary leaf's forget-gate columns are never read (:func:`project_leaves` leaves
+them out of the input projection). Only first
 derivatives are supported: the backward is once differentiable (not itself differentiable),
 so a backward that builds a graph for double backward (``create_graph=True``, e.g.
 ``torch.autograd.grad(loss, x, create_graph=True)`` for a gradient penalty) raises at once;
@@ -80,8 +86,9 @@ def project_leaves(cell: TreeCell, x: Tensor, x_nodes: Tensor, schedule: LevelSc
     A leaf has no children to forget, so its forget-gate rows of ``W x + b`` are never read: the
     leaves are projected with the node gates' rows of ``W`` only (``3H`` of the binary cell's ``5H``
     rows, or ``2H`` without the output gate), and every node's forget-gate columns hold ``b``
-    (what a node without input has). The same states and gradients as the full projection;
-    ``W``'s forget-gate rows get a zero gradient from the leaves either way.
+    (what a node without input has). The same states and gradients as the full projection (up to
+    float rounding: ``b`` is added after the product here); ``W``'s forget-gate rows get a zero
+    gradient from the leaves either way.
     """
     if not isinstance(cell, NaryTreeLSTMCell) or type(cell).project is not TreeCell.project or not supports(cell):
         return None
@@ -91,10 +98,28 @@ def project_leaves(cell: TreeCell, x: Tensor, x_nodes: Tensor, schedule: LevelSc
         return None
     s = schedule.to(x.device)
     node = (3 if cell.output_gate else 2) * cell.hidden_size
-    projected = F.linear(x, cell.W[:node], cell.b[:node])  # in the autocast dtype under autocast
-    wx = cell.b.to(projected.dtype).expand(s.num_nodes, -1).contiguous()
-    wx[:, :node].index_copy_(0, s.position.index_select(0, x_nodes.to(x.device)), projected)
-    return wx
+    projected = F.linear(x, cell.W[:node])  # in the autocast dtype under autocast
+    return _LeafInputs.apply(projected, cell.b.to(projected.dtype), s.position.index_select(0, x_nodes.to(x.device)),
+                             s.num_nodes)
+
+
+class _LeafInputs(torch.autograd.Function):
+    """``wx = b`` on every row, plus ``projected`` on the node gates' columns of the rows ``rows``; the
+    backward is one ``index_select`` and one column sum (not autograd's copies of in-place writes)."""
+
+    @staticmethod
+    def forward(ctx, projected: Tensor, b: Tensor, rows: Tensor, num: int) -> Tensor:
+        wx = b.expand(num, -1).contiguous()
+        wx[:, : projected.shape[1]].index_add_(0, rows, projected)
+        ctx.save_for_backward(rows)
+        ctx.columns = projected.shape[1]
+        return wx
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (rows,) = ctx.saved_tensors
+        d_projected = grad[:, : ctx.columns].index_select(0, rows) if ctx.needs_input_grad[0] else None
+        return d_projected, grad.sum(0) if ctx.needs_input_grad[1] else None, None, None
 
 
 def _autocast_off(device: torch.device) -> contextlib.AbstractContextManager:
@@ -166,8 +191,10 @@ def _activate_into(pre: Tensor, out: Tensor, H: int, u: int) -> None:
         torch.sigmoid(pre[:, (u + 1) * H :], out=out[:, (u + 1) * H :])
 
 
-def _finish_node(g: Tensor, carried: Tensor | float, c: Tensor, h: Tensor, H: int, output_gate: bool) -> None:
-    """``c = i * u + carried``, ``h = o * tanh(c)`` (or ``tanh(c)``), written into ``c`` and ``h``."""
+def _finish_node(g: Tensor, carried: Tensor | float, c: Tensor, h: Tensor, tc: Tensor, H: int, output_gate: bool) -> None:
+    """``c = i * u + carried``, ``h = o * tanh(c)`` (or ``tanh(c)``), written into ``c`` and ``h``, and
+    ``tanh(c)`` into ``tc`` (kept for the backward: ``tanh`` is many times the cost of ``sigmoid`` on
+    the CPU; ``tc`` is ``h`` itself without the output gate)."""
     i = g[:, :H]
     u = g[:, 2 * H : 3 * H] if output_gate else g[:, H : 2 * H]
     if isinstance(carried, Tensor):
@@ -175,7 +202,7 @@ def _finish_node(g: Tensor, carried: Tensor | float, c: Tensor, h: Tensor, H: in
     else:
         torch.mul(i, u, out=c)
     if output_gate:
-        torch.mul(g[:, H : 2 * H], torch.tanh(c), out=h)
+        torch.mul(g[:, H : 2 * H], torch.tanh(c, out=tc), out=h)
     else:
         torch.tanh(c, out=h)
 
@@ -195,6 +222,7 @@ class _NaryLevels(torch.autograd.Function):
         first = plan.levels[0][1]  # level 0: the leaves
         gates = torch.empty_like(wx)
         h, c = wx.new_empty(num, H), wx.new_empty(num, H)  # every row is written below
+        tc = wx.new_empty(num, H) if output_gate else h  # tanh(c)
         # child l of internal node j at row (j - first) * N + l; a missing child stays 0
         h_jl, c_jl = wx.new_zeros((num - first) * N, H), wx.new_zeros((num - first) * N, H)
         at = plan.parent_row * N + plan.slot - first * N
@@ -202,7 +230,7 @@ class _NaryLevels(torch.autograd.Function):
             g = gates[a:b]
             if eb == ea:  # leaves: node gates only
                 _activate_into(wx[a:b, : k * H], g[:, : k * H], H, k - 1)
-                _finish_node(g, 0.0, c[a:b], h[a:b], H, output_gate)
+                _finish_node(g, 0.0, c[a:b], h[a:b], tc[a:b], H, output_gate)
                 continue
             lo, hi = (a - first) * N, (b - first) * N
             child = plan.child[ea:eb]
@@ -216,31 +244,31 @@ class _NaryLevels(torch.autograd.Function):
             _activate(g, H, k - 1)
             f = g[:, k * H :].view(b - a, N, H)
             carried = (f * c_jl[lo:hi].view(b - a, N, H)).sum(1)
-            _finish_node(g, carried, c[a:b], h[a:b], H, output_gate)
-        ctx.save_for_backward(U, gates, c, h_jl, c_jl, at)
+            _finish_node(g, carried, c[a:b], h[a:b], tc[a:b], H, output_gate)
+        ctx.save_for_backward(U, gates, c, tc, h_jl, c_jl, at)
         ctx.plan, ctx.n_ary, ctx.output_gate = plan, n_ary, output_gate
         return h, c
 
     @staticmethod
     @_once_differentiable
     def backward(ctx, dh_out: Tensor | None, dc_out: Tensor | None):
-        U, gates, c, h_jl, c_jl, at = ctx.saved_tensors
+        U, gates, c, tc, h_jl, c_jl, at = ctx.saved_tensors
         plan, N, output_gate = ctx.plan, ctx.n_ary, ctx.output_gate
         num, H = c.shape
         k, G = (3 if output_gate else 2), gates.shape[1] // H
         first = plan.levels[0][1]
         # Every node's local derivatives at once (element-wise over all N nodes, not per level):
         # delta_c = dc + dh * A, and the gates' pre-activation gradients are delta_c * D (dh * D_o for o).
-        A, D_o, D = _nary_local_derivatives(gates, c, c_jl, first, H, N, k, output_gate)
+        A, D_o, D = _nary_local_derivatives(gates, tc, c_jl, first, H, N, k, output_gate)
         f = gates[first:, k * H :].view(num - first, N, H)
         dh = dh_out.clone() if dh_out is not None else c.new_zeros(num, H)
         dc = dc_out.clone() if dc_out is not None else c.new_zeros(num, H)
-        da = torch.empty_like(gates)  # pre-activation gradients = the gradient of wx
+        da = D.view(num, G * H)  # the factors, multiplied in place level by level: the gradient of wx
         delta_c = torch.empty_like(c)
         for a, b, ea, eb in reversed(plan.levels):
             n, d = b - a, da[a:b]
             dl = torch.addcmul(dc[a:b], dh[a:b], A[a:b], out=delta_c[a:b])
-            torch.mul(D[a:b], dl.unsqueeze(1), out=d.view(n, G, H))
+            d.view(n, G, H).mul_(dl.unsqueeze(1))
             if output_gate:
                 torch.mul(dh[a:b], D_o[a:b], out=d[:, H : 2 * H])
             if eb > ea:
@@ -256,7 +284,7 @@ class _NaryLevels(torch.autograd.Function):
         return da, dU, None, None, None
 
 
-def _local_derivatives(gates: Tensor, c: Tensor, H: int, k: int, output_gate: bool,
+def _local_derivatives(gates: Tensor, tc: Tensor, H: int, k: int, output_gate: bool,
                        blocks: int | None = None) -> tuple[Tensor, Tensor | None, Tensor]:
     r"""Every node's local derivatives at once (element-wise over all nodes, not level by level).
 
@@ -267,9 +295,9 @@ def _local_derivatives(gates: Tensor, c: Tensor, H: int, k: int, output_gate: bo
     defaults to the ``k`` node gates): gate block ``g``'s pre-activation gradient is
     :math:`\delta c_j \odot D_{j,g}`, with :math:`u\, i (1 - i)` for ``i`` and :math:`i (1 - u^2)` for
     ``u``; the ``o`` block is zero here (:math:`\partial h \odot D_o` replaces it per level) and the
-    blocks after ``k`` are left for the caller (the N-ary cell's forget gates)."""
-    num = c.shape[0]
-    tc = torch.tanh(c)
+    blocks after ``k`` are left for the caller (the N-ary cell's forget gates). The backward turns
+    ``D`` into the gradient in place, level by level (no second buffer of its size)."""
+    num = tc.shape[0]
     one_minus = torch.addcmul(torch.ones_like(tc), tc, tc, value=-1)  # 1 - tanh^2 c
     i, u = gates[:, :H], gates[:, (k - 1) * H : k * H]
     D = torch.empty(num, blocks or k, H, dtype=gates.dtype, device=gates.device)
@@ -282,12 +310,12 @@ def _local_derivatives(gates: Tensor, c: Tensor, H: int, k: int, output_gate: bo
     return o * one_minus, torch.mul(tc * o, 1 - o), D
 
 
-def _nary_local_derivatives(gates: Tensor, c: Tensor, c_jl: Tensor, first: int, H: int, N: int, k: int,
+def _nary_local_derivatives(gates: Tensor, tc: Tensor, c_jl: Tensor, first: int, H: int, N: int, k: int,
                             output_gate: bool) -> tuple[Tensor, Tensor | None, Tensor]:
     r""":func:`_local_derivatives` with the forget gates' blocks of ``D``: forget gate ``l`` of node ``j``
     has :math:`c_{jl} f_{jl} (1 - f_{jl})` (zero for the leaves, which have no children)."""
-    num = c.shape[0]
-    A, D_o, D = _local_derivatives(gates, c, H, k, output_gate, blocks=gates.shape[1] // H)
+    num = tc.shape[0]
+    A, D_o, D = _local_derivatives(gates, tc, H, k, output_gate, blocks=gates.shape[1] // H)
     D[:first, k:].zero_()
     f = gates[first:, k * H :].view(num - first, N, H)
     torch.mul(c_jl.view(num - first, N, H) * f, 1 - f, out=D[first:, k:])
@@ -305,6 +333,7 @@ class _ChildSumLevels(torch.autograd.Function):
         gates = torch.empty(num, k * H, dtype=wx.dtype, device=wx.device)
         forget = wx.new_empty(len(plan.child), H)  # f_jk per edge
         h, c, h_tilde = wx.new_zeros(num, H), wx.new_zeros(num, H), wx.new_zeros(num, H)
+        tc = wx.new_empty(num, H) if output_gate else h  # tanh(c)
         for a, b, ea, eb in plan.levels:
             g = gates[a:b]
             carried: Tensor | float = 0.0
@@ -319,30 +348,30 @@ class _ChildSumLevels(torch.autograd.Function):
             else:
                 g.copy_(wx_node[a:b])
             _activate(g, H, k - 1)
-            _finish_node(g, carried, c[a:b], h[a:b], H, output_gate)
-        ctx.save_for_backward(U, U_f, gates, forget, h, c, h_tilde)
+            _finish_node(g, carried, c[a:b], h[a:b], tc[a:b], H, output_gate)
+        ctx.save_for_backward(U, U_f, gates, forget, h, c, tc, h_tilde)
         ctx.plan, ctx.output_gate = plan, output_gate
         return h, c
 
     @staticmethod
     @_once_differentiable
     def backward(ctx, dh_out: Tensor | None, dc_out: Tensor | None):
-        U, U_f, gates, forget, h, c, h_tilde = ctx.saved_tensors
+        U, U_f, gates, forget, h, c, tc, h_tilde = ctx.saved_tensors
         plan, output_gate = ctx.plan, ctx.output_gate
         num, H = c.shape
         k = 3 if output_gate else 2
-        A, D_o, D = _local_derivatives(gates, c, H, k, output_gate)  # all nodes at once, as for the N-ary cell
+        A, D_o, D = _local_derivatives(gates, tc, H, k, output_gate)  # all nodes at once, as for the N-ary cell
         # per edge: f_jk (1 - f_jk) c_k, so that the forget gate's pre-activation gradient is delta_c_j times it
         D_f = torch.mul(forget * (1 - forget), c.index_select(0, plan.child))
         dh = dh_out.clone() if dh_out is not None else c.new_zeros(num, H)
         dc = dc_out.clone() if dc_out is not None else c.new_zeros(num, H)
-        da_node = torch.empty_like(gates)
+        da_node = D.view(num, k * H)  # the factors, multiplied in place level by level
         da_f = torch.empty_like(forget)  # per edge
         delta_c = torch.empty_like(c)
         for a, b, ea, eb in reversed(plan.levels):
             n, d = b - a, da_node[a:b]
             dl = torch.addcmul(dc[a:b], dh[a:b], A[a:b], out=delta_c[a:b])
-            torch.mul(D[a:b], dl.unsqueeze(1), out=d.view(n, k, H))
+            d.view(n, k, H).mul_(dl.unsqueeze(1))
             if output_gate:
                 torch.mul(dh[a:b], D_o[a:b], out=d[:, H : 2 * H])
             if eb > ea:

@@ -21,6 +21,7 @@ from treelstm.errors import UserError
 from treelstm.runner.card import labels
 from treelstm.runner.checkpoint import load_checkpoint, save_checkpoint
 from treelstm.runner.device import resolve_device
+from treelstm.runner.precision import autocast
 from treelstm.trees import Tree, binarize, chain, from_spacy
 from treelstm.viz.explanation import Explanation
 
@@ -30,7 +31,8 @@ __all__ = ["Predictor", "load", "explain", "doc_trees"]
 class Predictor:
     """A checkpoint ready for raw inputs. ``device``: ``auto`` (default: CUDA when available), ``cpu``,
     ``cuda``, ``cuda:N`` or ``mps``, or a ``torch.device``; the checkpoint is loaded onto it
-    (``map_location``), wherever it was trained.
+    (``map_location``), wherever it was trained. It predicts in the precision it was trained in
+    (``training.precision``: under ``torch.autocast`` for bf16 and fp16).
 
     Attributes:
         task: the checkpoint's task (``task.config`` its config); ``model``, ``vocab``, ``meta``: its
@@ -64,7 +66,12 @@ class Predictor:
         if isinstance(inputs, str):
             raise UserError("predict takes a list of inputs (texts, text pairs or spaCy Docs), not one string: "
                             "wrap it in a list")
-        inputs = list(inputs)
+        with autocast(self.task.config.training.precision, self.device):
+            return self._predict(list(inputs))
+
+    __call__ = predict
+
+    def _predict(self, inputs: list) -> list[dict]:
         pairs = self.task.raw_input == "pairs"
         texts = [text for pair in inputs for text in pair] if pairs else inputs
         if not hasattr(self.task, "raw_trees") or not any(_is_doc(text) for text in texts):
@@ -75,8 +82,6 @@ class Predictor:
         strings = [text.text if _is_doc(text) else text for text in texts]
         given = list(zip(strings[::2], strings[1::2])) if pairs else strings
         return reader.predict_raw(self.model, self.vocab, given)
-
-    __call__ = predict
 
     def _trees(self, texts: list) -> list[Tree]:
         """The trees of strings (the task's own reading) and Docs (:func:`doc_trees`), in order."""
