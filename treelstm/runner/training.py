@@ -164,10 +164,12 @@ def _loader(task: Task, vocab: Vocabulary, ranks: Ranks, groups: list[list], wor
             device: torch.device) -> DataLoader:
     """The collated batches of ``groups`` in order: collated by ``workers`` processes (0: this one),
     into pinned memory when the device is CUDA (each batch type's ``pin_memory``), ready to be
-    copied with ``non_blocking=True``."""
+    copied with ``non_blocking=True``. It draws nothing from torch's global RNG (a DataLoader's
+    iterator takes a base seed from its generator), so dropout masks are those of a plain loop."""
     return DataLoader(groups, batch_size=None, shuffle=False, num_workers=workers,
                       collate_fn=functools.partial(_collated, task, vocab, ranks),
-                      pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None)
+                      pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
+                      generator=torch.Generator())  # its base seed from its own generator: the global one drives dropout
 
 
 def _train_epoch(
