@@ -80,9 +80,9 @@ class CharLSTM(nn.Module):
         _check_chars("CharLSTM", ids, lengths, self.embedding.weight)
         if self.lstm.fused:  # torch's kernel: pack the padded words directly (no chain graph to build)
             packed = pack_padded_sequence(ids, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            chars = PackedSequence(self.embedding(packed.data), packed.batch_sizes, packed.sorted_indices,
-                                   packed.unsorted_indices)
-            _, (h_n, _) = nn.LSTM.forward(self.lstm, chars)  # the same function as ChainLSTM's fused path
+            vectors = PackedSequence(self.embedding(packed.data), packed.batch_sizes, packed.sorted_indices,
+                                     packed.unsorted_indices)
+            _, (h_n, _) = nn.LSTM.forward(self.lstm, vectors)  # the same function as ChainLSTM's fused path
             return torch.cat([h_n[0], h_n[1]], dim=1)
         # the characters' rows, row by row, from the lengths on the CPU: boolean-mask indexing of the
         # device ids would read the mask back (a host sync); ``lengths`` on a device costs one copy here

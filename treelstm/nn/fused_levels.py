@@ -72,7 +72,7 @@ def run_fused(cell: TreeCell, wx: Tensor, schedule: LevelSchedule) -> tuple[Tens
     projections ``wx`` (in the autocast dtype under autocast: cast to the cell's dtype here)."""
     plan = _Plan.of(schedule)
     with _autocast_off(wx.device):
-        wx = wx.to(cell.U.dtype)
+        wx = wx.to(next(cell.parameters()).dtype)
         if isinstance(cell, NaryTreeLSTMCell):
             return _NaryLevels.apply(wx, cell.U, plan, cell.n_ary, cell.output_gate)
         return _ChildSumLevels.apply(wx, cell.U, cell.U_f, plan, cell.output_gate)
@@ -269,7 +269,7 @@ class _NaryLevels(torch.autograd.Function):
             n, d = b - a, da[a:b]
             dl = torch.addcmul(dc[a:b], dh[a:b], A[a:b], out=delta_c[a:b])
             d.view(n, G, H).mul_(dl.unsqueeze(1))
-            if output_gate:
+            if D_o is not None:  # the output gate's
                 torch.mul(dh[a:b], D_o[a:b], out=d[:, H : 2 * H])
             if eb > ea:
                 child = plan.child[ea:eb]
@@ -372,7 +372,7 @@ class _ChildSumLevels(torch.autograd.Function):
             n, d = b - a, da_node[a:b]
             dl = torch.addcmul(dc[a:b], dh[a:b], A[a:b], out=delta_c[a:b])
             d.view(n, k, H).mul_(dl.unsqueeze(1))
-            if output_gate:
+            if D_o is not None:  # the output gate's
                 torch.mul(dh[a:b], D_o[a:b], out=d[:, H : 2 * H])
             if eb > ea:
                 child, parent = plan.child[ea:eb], plan.parent[ea:eb]
