@@ -17,7 +17,7 @@ that overlap none).
 
 The components read each Doc as the pipeline made it: its tokens, its sentences (the tagger) and, for
 tree models, its dependency parse (a Doc without one, from a pipeline without a parser, has its words
-parsed; see :func:`treelstm.runner.predict.doc_trees`). So every entity is a span of the Doc's own
+parsed; see :func:`treelstm.runner.text_tasks.doc_trees`). So every entity is a span of the Doc's own
 tokens. ``nlp.pipe(texts, batch_size=N)`` runs the model on N Docs at a time.
 
 The checkpoint is read when the component first runs (or its ``predictor`` is asked for): a missing

