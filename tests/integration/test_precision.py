@@ -5,6 +5,7 @@ import json
 import pytest
 
 from treelstm import cli
+from treelstm.runner.config import TrainingConfig
 
 CONFIGS = ["sick", "sst", "ner"]
 
@@ -61,3 +62,13 @@ def test_a_checkpoint_predicts_in_the_precision_it_was_trained_in(data_root, con
     monkeypatch.setattr(predict, "autocast", recording)
     scores = treelstm.load(folder / "checkpoint", device="cpu").predict([("A dog runs.", "A dog is running.")])
     assert used == ["bf16"] and isinstance(scores[0]["score"], float)
+
+
+@pytest.mark.parametrize("key", TrainingConfig.model_fields)
+def test_a_bad_value_of_any_training_key_is_one_line_and_exit_2(key, configs, tmp_path, capsys):
+    """Every ``training`` key (precision and workers among them), generated from the schema."""
+    assert cli.main(["train", str(configs / "sick.yaml"), "--set", f"training.{key}=not-a-value",
+                     "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"training.{key}: " in err and "Traceback" not in err
+    assert not (tmp_path / "tiny-sick").exists()
