@@ -107,3 +107,10 @@ def test_inputs_at_leaves_only_project_with_the_node_gates_rows(output_gate, bin
     internal = torch.nonzero(graph.in_degrees() > 0).squeeze(1)[:1]  # an internal node with an input: full rows
     assert fused_levels.project_leaves(cell, torch.randn(len(leaves) + 1, 4), torch.cat([leaves, internal]),
                                        schedule) is None
+    told = {at: fused_levels.project_leaves(cell, x, leaves, schedule, at_leaves=at) for at in (True, False)}
+    assert told[False] is None  # the caller says no: the full projection
+    torch.testing.assert_close(told[True], fused_levels.project_leaves(cell, x, leaves, schedule))
+    meta_cell = treelstm.NaryTreeLSTMCell(4, 3, output_gate=output_gate).to("meta")
+    on_meta = fused_levels.project_leaves(meta_cell, x.to("meta"), leaves.to("meta"), schedule, at_leaves=True)
+    assert on_meta is not None and on_meta.device.type == "meta"  # told, it needs no read of the device tensor
+    assert fused_levels.project_leaves(meta_cell, x.to("meta"), leaves.to("meta"), schedule) is None  # not told: not read

@@ -23,6 +23,7 @@ from treelstm.models.tagger import SequenceTagger, TaggedBatch
 from treelstm.nn.attentive import AttentiveChildSumTreeLSTMCell
 from treelstm.nn.cells import LinearLeafNaryTreeLSTMCell
 from treelstm.nn.characters import CharCNN, CharLSTM, char_ids
+from treelstm.nn import fused_levels
 from treelstm.nn.crf import CRF
 from treelstm.nn.heads import Classifier, SimilarityHead
 from treelstm.text.embeddings import Vocabulary
@@ -255,3 +256,20 @@ def test_classification_model_forward_and_backward_on_meta(cell, rng):
     assert text_logits.device == META and text_logits.shape == (len(forest), 3)
     backward(node_logits, text_logits)
     assert_grads_on_meta(model)
+
+
+@pytest.mark.parametrize("cell", ["nary", "childsum"])
+def test_the_leaf_projection_is_decided_at_collate_time_not_read_from_the_device(cell, rng, monkeypatch):
+    """Constituency words sit at leaves only: the batch says so when it is collated on the CPU, so the
+    N-ary encoder projects them with the node gates' rows even when the whole batch (``word_nodes``
+    included) is on the device, where reading ``word_nodes`` would be a host sync."""
+    batch = TreeBatch.of(forest_of(cell, rng), VOCAB)
+    assert batch.words_at_leaves == (cell == "nary")
+    calls = []
+    original = fused_levels._LeafInputs.apply
+    monkeypatch.setattr(fused_levels._LeafInputs, "apply", lambda *a: calls.append(1) or original(*a))
+    encoder = encoder_for(cell).to(META)
+    nodes, sentences = encoder(batch.to(META))
+    backward(nodes, sentences)
+    assert_grads_on_meta(encoder)
+    assert len(calls) == (1 if cell == "nary" else 0)

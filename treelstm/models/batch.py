@@ -27,6 +27,8 @@ class TreeBatch:
         roots: ``(B,)`` the root node of each tree, in batch order.
         word_nodes: ``(M,)`` the nodes that have a word, or ``None`` when every node has one
             (the encoder then embeds and projects only those ``M`` nodes).
+        words_at_leaves: whether every node of ``word_nodes`` is a leaf (constituency trees), told
+            on the CPU at collate time so that the encoder need not read a device tensor.
     """
 
     graph: dgl.DGLGraph
@@ -34,6 +36,7 @@ class TreeBatch:
     token_ids: torch.Tensor
     roots: torch.Tensor
     word_nodes: torch.Tensor | None = None
+    words_at_leaves: bool = False
 
     @classmethod
     def of(cls, trees: Sequence[Tree], vocab: Vocabulary) -> "TreeBatch":
@@ -44,7 +47,9 @@ class TreeBatch:
         word_nodes = None if has_word.all() else torch.from_numpy(np.flatnonzero(has_word))
         sizes = np.fromiter((tree.num_nodes for tree in trees), dtype=np.int64, count=len(trees))
         roots = np.r_[0, np.cumsum(sizes)[:-1]] + np.fromiter((t.root for t in trees), np.int64, len(trees))
-        return cls(graph, LevelSchedule.from_graph(graph), torch.tensor(ids), torch.from_numpy(roots), word_nodes)
+        schedule = LevelSchedule.from_graph(graph)
+        at_leaves = word_nodes is not None and not bool(schedule.level.index_select(0, word_nodes).any())
+        return cls(graph, schedule, torch.tensor(ids), torch.from_numpy(roots), word_nodes, at_leaves)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "TreeBatch":
         """A copy with every tensor on ``device``: token ids, roots, word nodes and the schedule's index

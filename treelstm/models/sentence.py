@@ -119,7 +119,8 @@ class SentenceEncoder(nn.Module):
         if word_nodes is not None:  # only the nodes with a word have an input (e.g. constituency leaves)
             ids = ids.index_select(0, word_nodes)
         x = self._embed(ids)
-        out = self.recurrent(batch.graph, x, batch.schedule, return_gates=return_gates, x_nodes=word_nodes)
+        out = self.recurrent(batch.graph, x, batch.schedule, return_gates=return_gates, x_nodes=word_nodes,
+                             x_at_leaves=batch.words_at_leaves)
         h = out.h
         sentences = h.index_select(0, batch.roots.to(h.device))
         return (h, sentences, out.gates) if return_gates else (h, sentences)

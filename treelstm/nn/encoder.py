@@ -55,6 +55,7 @@ def run_levels(
     return_gates: bool = False,
     x_nodes: Tensor | None = None,
     fused: bool | None = None,
+    x_at_leaves: bool | None = None,
 ) -> tuple[tuple[Tensor, ...], Gates]:
     """Compute every node's states with ``cell``, level by level (the fast mode).
 
@@ -69,6 +70,8 @@ def run_levels(
         fused: the hand-written backward of :mod:`treelstm.nn.fused_levels`: ``None`` where
             it applies (an LSTM cell, no gates), ``True`` required (ValueError if it cannot),
             ``False`` never (autograd through the cells).
+        x_at_leaves: whether every node of ``x_nodes`` is a leaf, as the caller knows it (see
+            :class:`TreeLSTM`); ``None``: found out from ``x_nodes`` if it is on the CPU.
 
     Returns:
         The states (one ``(N, H)`` tensor per ``cell.state_names``) and the gates
@@ -78,7 +81,7 @@ def run_levels(
     fuse = _fuse(cell, fused, return_gates)
     if x_nodes is None:
         wx = cell.project(x.index_select(0, s.order))  # every node's W x + b, level order
-    elif fuse and (leaf_wx := fused_levels.project_leaves(cast(TreeCell, cell), x, x_nodes, schedule)) is not None:
+    elif fuse and (leaf_wx := fused_levels.project_leaves(cast(TreeCell, cell), x, x_nodes, schedule, x_at_leaves)) is not None:
         wx = leaf_wx  # inputs at leaves only: the N-ary leaves project with the node gates' rows
     else:
         rows = s.position.index_select(0, x_nodes.to(x.device))
@@ -156,6 +159,12 @@ class TreeLSTM(nn.Module):
             constituency trees. The same as zero rows of ``x`` for the other nodes, but only
             ``M`` rows are multiplied by ``W``: about half the input projection's work on
             binary constituency trees.
+        x_at_leaves: whether every node of ``x_nodes`` is a leaf (``True`` for constituency
+            words), if the caller knows. On binary cells the leaves then skip the forget-gate
+            rows of ``W`` (a leaf has no children to forget). ``None`` (default): found out from
+            ``x_nodes`` when it is on the CPU; on a GPU it is not read (that would be a host
+            sync), so pass it there, as :class:`~treelstm.models.batch.TreeBatch` does. Passing
+            ``True`` when a node of ``x_nodes`` has children gives wrong states.
 
     Outputs:
         :class:`TreeLSTMOutput` ``(h, c, gates)``: ``h``, ``c`` ``(N, H)`` each, every node's
@@ -197,12 +206,13 @@ class TreeLSTM(nn.Module):
         schedule: LevelSchedule | None = None,
         return_gates: bool = False,
         x_nodes: Tensor | None = None,
+        x_at_leaves: bool | None = None,
     ) -> TreeLSTMOutput:
         self._check(graph, x, schedule, x_nodes)
         if self.mode == "fast":
             schedule = schedule or LevelSchedule.from_graph(graph)
             _check_arity(self.cell, schedule.max_children)
-            states, gates = run_levels(self.cell, x, schedule, return_gates, x_nodes, self.fused)
+            states, gates = run_levels(self.cell, x, schedule, return_gates, x_nodes, self.fused, x_at_leaves)
         elif self.mode == "dgl":
             if self.fused:
                 raise ValueError(

@@ -78,10 +78,14 @@ def run_fused(cell: TreeCell, wx: Tensor, schedule: LevelSchedule) -> tuple[Tens
         return _ChildSumLevels.apply(wx, cell.U, cell.U_f, plan, cell.output_gate)
 
 
-def project_leaves(cell: TreeCell, x: Tensor, x_nodes: Tensor, schedule: LevelSchedule) -> Tensor | None:
+def project_leaves(
+    cell: TreeCell, x: Tensor, x_nodes: Tensor, schedule: LevelSchedule, at_leaves: bool | None = None
+) -> Tensor | None:
     """The level-ordered ``wx`` for :func:`run_fused` of an N-ary cell whose inputs ``x`` ``(M, in)`` are
     at leaves only (``x_nodes``, e.g. the words of constituency trees), or ``None`` when that does not
-    hold or cannot be told without reading a device tensor (``x_nodes`` not on the CPU).
+    hold. ``at_leaves`` says whether it holds (the data pipeline knows, e.g.
+    :attr:`~treelstm.models.batch.TreeBatch.words_at_leaves`); ``None``: found out from ``x_nodes`` when
+    it is on the CPU, and not tried when it is not (reading a device tensor would be a host sync).
 
     A leaf has no children to forget, so its forget-gate rows of ``W x + b`` are never read: the
     leaves are projected with the node gates' rows of ``W`` only (``3H`` of the binary cell's ``5H``
@@ -92,10 +96,13 @@ def project_leaves(cell: TreeCell, x: Tensor, x_nodes: Tensor, schedule: LevelSc
     """
     if not isinstance(cell, NaryTreeLSTMCell) or type(cell).project is not TreeCell.project or not supports(cell):
         return None
-    if x_nodes.device.type != "cpu" or schedule.level.device.type != "cpu" or x.shape[-1] != cell.input_size:
+    if at_leaves is False or x.shape[-1] != cell.input_size:
         return None
-    if len(x_nodes) and int(schedule.level.index_select(0, x_nodes).max()) > 0:  # CPU tensors: no device sync
-        return None
+    if at_leaves is None:
+        if x_nodes.device.type != "cpu" or schedule.level.device.type != "cpu":
+            return None
+        if len(x_nodes) and int(schedule.level.index_select(0, x_nodes).max()) > 0:  # CPU tensors: no device sync
+            return None
     s = schedule.to(x.device)
     node = (3 if cell.output_gate else 2) * cell.hidden_size
     projected = F.linear(x, cell.W[:node])  # in the autocast dtype under autocast
