@@ -225,3 +225,41 @@ def interrupt_at(monkeypatch, task_class, call, error=KeyboardInterrupt):
         return loss(self, model, batch)
 
     monkeypatch.setattr(task_class, "loss", loss_until)
+
+
+TINY_PAIR = "name: {0}\ntask: {1}\ndata: {{format: {0}, tree: dependency}}\nembeddings: {{vectors: tiny.txt}}\n" \
+    "model: {{cell: childsum, hidden_size: 8{2}}}\ntraining: {{epochs: 1, batch_size: 5}}\n"
+TINY_CHECKPOINTS = {  # name: (config, overrides), one epoch unless overridden
+    "ner": ("ner.yaml", "training.epochs=6", "training.lr=0.03"),
+    "sst": ("sst.yaml",),
+    "sst-binary": ("sst.yaml", "data.subtask=binary"),
+    "sst-dependency": ("sst.yaml", "data.tree=dependency", "model.cell=childsum"),
+    "sst-chain": ("sst.yaml", "data.tree=chain", "model.cell=lstm"),
+    "msrp": ("msrp.yaml",),
+    "sick": ("sick.yaml",),
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory):
+    """Checkpoints trained once per test session on synthetic data: a tagger, sentiment classifiers over
+    every tree kind, a paraphrase classifier and a pair regressor; ``{"root": data root, name: folder}``.
+    Tests may read them, or change them and put them back."""
+    from treelstm import cli
+
+    tmp = tmp_path_factory.mktemp("checkpoints")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TREELSTM_CACHE", str(tmp / "cache"))
+        rng = np.random.default_rng(7)
+        root = tmp / "data"
+        for write in (write_conll, write_sst, write_msrp, write_sick, write_vectors):
+            write(root, rng)
+        (tmp / "ner.yaml").write_text(NER_CONFIG, encoding="utf-8")
+        (tmp / "sst.yaml").write_text(SST_CONFIG, encoding="utf-8")
+        (tmp / "msrp.yaml").write_text(TINY_PAIR.format("msrp", "pair-classification", ", head_hidden: 5"), encoding="utf-8")
+        (tmp / "sick.yaml").write_text(TINY_PAIR.format("sick", "pair-regression", ""), encoding="utf-8")
+        for name, (config, *overrides) in TINY_CHECKPOINTS.items():
+            sets = [x for o in ["training.epochs=1", *overrides, f"name={name}"] for x in ("--set", o)]
+            argv = ["train", tmp / config, *sets, "--data-dir", root, "--runs-dir", tmp / "runs"]
+            assert cli.main([str(a) for a in argv]) == 0
+        yield {"root": root} | {name: tmp / "runs" / name / "seed-1" / "checkpoint" for name in TINY_CHECKPOINTS}

