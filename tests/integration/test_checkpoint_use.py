@@ -155,6 +155,22 @@ def test_to_disk_and_spacy_load_round_trip_without_the_checkpoint(checkpoints, t
     assert entities(after) == entities(before) and after.cats == pytest.approx(before.cats)
 
 
+def test_to_bytes_and_from_bytes_round_trip_without_the_checkpoint(checkpoints, tmp_path):
+    nlp = pipeline("treelstm_ner", checkpoints["ner"], "blank")
+    nlp.add_pipe("treelstm_textcat", config={"checkpoint": str(checkpoints["sst-dependency"])})
+    before, data, config = nlp(TEXT), nlp.to_bytes(), nlp.config
+    moved = {name: shutil.move(checkpoints[name], tmp_path / name) for name in ("ner", "sst-dependency")}
+    try:
+        fresh = spacy.util.get_lang_class(config["nlp"]["lang"]).from_config(config)
+        after = fresh.from_bytes(data)(TEXT)
+        with pytest.raises(UserError, match="no such folder"):  # without the bytes, the path is all it has
+            spacy.util.get_lang_class(config["nlp"]["lang"]).from_config(config)(TEXT)
+    finally:
+        for name, place in moved.items():
+            shutil.move(place, checkpoints[name])
+    assert entities(after) == entities(before) and after.cats == pytest.approx(before.cats)
+
+
 @pytest.mark.parametrize("component", ["treelstm_ner", "treelstm_textcat"])
 @pytest.mark.parametrize("given", [*KINDS, "missing", "device"])
 def test_a_checkpoint_the_component_cannot_use_is_a_user_error(checkpoints, tmp_path, component, given):

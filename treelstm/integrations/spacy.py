@@ -23,12 +23,16 @@ tokens. ``nlp.pipe(texts, batch_size=N)`` runs the model on N Docs at a time.
 The checkpoint is read when the component first runs (or its ``predictor`` is asked for): a missing
 folder or a checkpoint of another task is a :class:`~treelstm.errors.UserError` then. ``nlp.to_disk(path)``
 saves it (weights, vocabulary, config, model card) in the component's folder of the pipeline, and
-``spacy.load(path)`` reads it from there, never from the ``checkpoint`` folder the pipeline was built with.
+``spacy.load(path)`` reads it from there, never from the ``checkpoint`` folder the pipeline was built with;
+``nlp.to_bytes()`` / ``nlp.from_bytes(data)`` carry it in the bytes the same way.
 """
 
+import tempfile
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import ClassVar, Iterable, Iterator
 
+import srsly
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
@@ -85,6 +89,21 @@ class CheckpointComponent(ABC):
     def from_disk(self, path, *, exclude: Iterable[str] = ()) -> "CheckpointComponent":
         """Read the checkpoint :meth:`to_disk` saved (``spacy.load``)."""
         self._predictor = self._load(path)
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
+        """The checkpoint's files packed in one msgpack message (``nlp.to_bytes``; also what a
+        pipeline sent to other processes carries)."""
+        with tempfile.TemporaryDirectory() as folder:
+            self.predictor.save(folder)
+            return srsly.msgpack_dumps({p.name: p.read_bytes() for p in Path(folder).iterdir()})
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "CheckpointComponent":
+        """Read the checkpoint :meth:`to_bytes` packed (``nlp.from_bytes``)."""
+        with tempfile.TemporaryDirectory() as folder:
+            for name, content in srsly.msgpack_loads(data).items():
+                (Path(folder) / Path(name).name).write_bytes(content)
+            self._predictor = self._load(folder)
         return self
 
     def _load(self, folder):
