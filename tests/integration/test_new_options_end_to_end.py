@@ -67,3 +67,27 @@ def test_the_options_change_the_runs(tmp_path, data_root, configs, monkeypatch):
         changed = train(configs / config, runs, data_root, f"changed-{'-'.join(sets)}", *sets)
         assert plain[config] != changed, sets
 
+
+
+def test_train_on_dev_trains_on_both_splits_and_keeps_the_last_epoch(tmp_path, data_root, configs, monkeypatch):
+    """``training.train_on_dev``: every epoch sees train + dev (the batches say so), the model kept is the
+    last epoch's even when dev was better earlier, the card says what it trained on; with patience it is
+    a config error."""
+    from treelstm.runner import training
+
+    monkeypatch.setenv("TREELSTM_CACHE", str(tmp_path / "cache"))
+    runs, sizes = tmp_path / "runs", []
+    real = training.batches
+    monkeypatch.setattr(training, "batches", lambda examples, *a: sizes.append(len(examples)) or real(examples, *a))
+    held_out = train(configs / "ner.yaml", runs, data_root, "held-out", "training.epochs=4")
+    train_sizes, sizes[:] = set(sizes), []
+    both = train(configs / "ner.yaml", runs, data_root, "both", "training.epochs=4", "training.train_on_dev=true")
+    ner_train, ner_dev = 60, 15  # write_conll's sentence counts
+    assert max(train_sizes) == ner_train and max(sizes) == ner_train + ner_dev
+    assert both["epoch"] == 4 and held_out["losses"] != both["losses"]
+    card = (runs / "both" / "seed-1" / "checkpoint" / "README.md").read_text(encoding="utf-8")
+    assert "| training data | train and dev" in card and "| dev (trained on) |" in card
+    assert "| training data | train (the best dev epoch kept) |" in (
+        runs / "held-out" / "seed-1" / "checkpoint" / "README.md").read_text(encoding="utf-8")
+    args = ["--set", "training.train_on_dev=true", "--set", "training.patience=2", "--set", "name=bad"]
+    assert run("train", configs / "ner.yaml", *args, "--data-dir", data_root, "--runs-dir", runs) == 2

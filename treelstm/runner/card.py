@@ -52,11 +52,14 @@ def render(config: Config, meta: dict) -> str:
         ("word vectors", f"{vectors.vectors} ({meta.get('embedding_dim')} dimensions, "
                          f"{'frozen' if vectors.freeze else 'tuned'})"),
         ("seed", config.training.seed),
+        ("training data", "train and dev (`training.train_on_dev`: the last epoch kept, no dev selection)"
+         if config.training.train_on_dev else "train (the best dev epoch kept)"),
         ("best epoch", f"{meta.get('epoch')} of {config.training.epochs}"),
         ("training time", "training" if seconds is None else f"{seconds:,.1f} s"),
         ("trained on", meta.get("device", "unknown")),
         ("treelstm", meta.get("treelstm_version", "unknown")),
     ]
+    dev = "dev (trained on)" if config.training.train_on_dev else "dev"
     lines = [f"# {config.name}", "",
              f"A treelstm {config.task} model. Load it with `treelstm.load(FOLDER)` (`.predict(...)`, `.labels`), "
              "in spaCy with the `treelstm_ner` / `treelstm_textcat` pipeline components, or run "
@@ -64,7 +67,7 @@ def render(config: Config, meta: dict) -> str:
              "| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in facts), "",
              "## Data", "", "```yaml", _yaml(config.data.model_dump(exclude_defaults=True)), "```", "",
              "## Model", "", "```yaml", _yaml(config.model.model_dump(exclude_defaults=True)), "```", "",
-             "## Metrics", "", *_metrics_table({"dev": meta.get("dev"), **meta.get("metrics", {})}), "",
+             "## Metrics", "", *_metrics_table({dev: meta.get("dev"), **meta.get("metrics", {})}), "",
              "## How it was trained", "",
              "```", meta.get("command", "(still training)"), "```", "",
              "To train it again: `treelstm train config.yaml` (this folder's config, seed included).", ""]

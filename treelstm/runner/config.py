@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
 from treelstm.errors import UserError
 from treelstm.schema import ConfigError, Section, changed_keys, config_path, resolve_path, unused_key
@@ -75,6 +75,11 @@ class TrainingConfig(Section):
     """Clip the gradients' global norm to this value before each step (None: no clipping)."""
     patience: int | None = Field(None, gt=0)
     """Stop after this many epochs without a better dev metric (None: train every epoch)."""
+    train_on_dev: bool = False
+    """Train on the training and dev splits together for exactly ``epochs`` epochs and keep the last
+    epoch's model: no dev selection (dev is training data then, and its metrics say nothing). What some
+    papers do for their final numbers (e.g. on CoNLL-2003); choose ``epochs`` on a train-only run's dev
+    first. Not with ``patience``."""
     seed: int = 1
     threads: int = Field(1, gt=0)
     """torch CPU threads per run; fixed so that a seed gives the same numbers however many runs share the machine."""
@@ -86,6 +91,13 @@ class TrainingConfig(Section):
     workers: int = Field(0, ge=0)
     """Processes collating training batches (trees, level schedules) beside the training one
     (a ``torch.utils.data.DataLoader``'s ``num_workers``); 0: the training process collates them."""
+
+    @model_validator(mode="after")
+    def _dev_held_out_for_patience(self) -> "TrainingConfig":
+        if self.train_on_dev and self.patience is not None:
+            raise ValueError("train_on_dev trains on dev, so no dev metric can stop it: "
+                             "drop patience (the run trains exactly epochs epochs)")
+        return self
 
 
 class Config(Section):

@@ -327,6 +327,9 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
     task = get_task(config)
     splits = load_splits(task, data_root, progress)
     vocab = Vocabulary.build(task.tokens(e) for split in splits.values() for e in split)
+    on_dev = config.training.train_on_dev
+    if on_dev:  # dev joins the training data; the last epoch is kept (see TrainingConfig.train_on_dev)
+        splits["train"] = splits["train"] + splits["dev"]
     sparse = sparse_table(config)
     if sparse:  # say so explicitly, or torch warns that its sparse invariant checks are off
         torch.sparse.check_sparse_tensor_invariants.disable()
@@ -364,7 +367,7 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
             train_seconds = time.perf_counter() - start
             dev = ranks.broadcast(evaluate(task, model, dev_batches, splits["dev"], config.training.precision)
                                   if ranks.main else None)
-            improved = dev[task.metric] > best
+            improved = on_dev or dev[task.metric] > best
             if improved:
                 best, best_epoch = dev[task.metric], epoch
             if not ranks.main:
