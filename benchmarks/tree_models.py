@@ -158,6 +158,8 @@ def optimizer(model: nn.Module) -> "Optimizers":
     for a sparse word table (the fused kernel takes dense gradients only)."""
     sparse = [p for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse for p in m.parameters()]
     dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
+    if sparse:  # as training does: say it explicitly, or torch warns that its sparse invariant checks are off
+        torch.sparse.check_sparse_tensor_invariants.disable()
     return Optimizers([torch.optim.Adagrad(dense, lr=0.05, fused=True)]
                       + ([torch.optim.Adagrad(sparse, lr=0.05)] if sparse else []))
 
