@@ -6,6 +6,7 @@ import json
 
 from treelstm import cli
 from treelstm.runner.predict import explain, load
+from treelstm.runner.tables import render_table
 
 MSRP = ("name: tiny-msrp\ntask: pair-classification\ndata: {format: msrp, tree: dependency}\n"
         "embeddings: {vectors: tiny.txt, freeze: false, lr: 0.1}\n"
@@ -85,6 +86,11 @@ def test_train_on_dev_trains_on_both_splits_and_keeps_the_last_epoch(tmp_path, d
     ner_train, ner_dev = 60, 15  # write_conll's sentence counts
     assert max(train_sizes) == ner_train and max(sizes) == ner_train + ner_dev
     assert both["epoch"] == 4 and held_out["losses"] != both["losses"]
+    found = {name: json.loads((runs / name / "seed-1" / "test_metrics.json").read_text()) for name in ("both", "held-out")}
+    assert found["both"]["train_on_dev"] is True and "train_on_dev" not in found["held-out"]
+    table = {"title": "t", "metrics": ["f1"], "source": "s"}
+    assert "the last epoch where the row trains on train + dev" in render_table(table, [{"name": "a"}], [[found["both"]]], 1)
+    assert "the last epoch" not in render_table(table, [{"name": "a"}], [[found["held-out"]]], 1)
     card = (runs / "both" / "seed-1" / "checkpoint" / "README.md").read_text(encoding="utf-8")
     assert "| training data | train and dev" in card and "| dev (trained on) |" in card
     assert "| training data | train (the best dev epoch kept) |" in (

@@ -34,7 +34,9 @@ def render_table(table: dict, rows: list[dict], results: list[list[dict]], seeds
         lines.append(f"| {name} | " + " | ".join(cells + times) + " |")
     ours_are = (f"mean (std) over {seeds} seed(s) unless the row says otherwise" if seeds > 1
                 else "one seed per row (no std)")
-    lines += ["", f"Ours: {ours_are}, best dev epoch each; s/epoch (training and dev "
+    on_dev = any(r.get("train_on_dev") for runs in results for r in runs)
+    which = "best dev epoch each" + (" (the last epoch where the row trains on train + dev)" if on_dev else "")
+    lines += ["", f"Ours: {ours_are}, {which}; s/epoch (training and dev "
               f"evaluation) and s/run are means per run, one CPU thread per run; "
               f"{sum(r['wall_seconds'] for runs in results for r in runs) / 60:.1f} CPU-thread minutes in all.",
               f"Paper: {table['source']}"]

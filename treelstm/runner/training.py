@@ -394,6 +394,8 @@ def _train(config: Config, data_root: Path | None, run_dir: Path, progress: bool
     result = {"name": config.name, "seed": config.training.seed, "epoch": best_epoch, "test": test,
               "dev": best_meta["dev"], "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 2),
               "wall_seconds": round(earlier_seconds + time.perf_counter() - started, 1)}
+    if on_dev:  # the last epoch, of a model trained on dev too
+        result["train_on_dev"] = True
     update_card(run_dir / "checkpoint", {"test": test} if test else None, command=command_line(),
                 training_seconds=result["wall_seconds"])  # the model card, before the run is marked finished
     atomic_text(run_dir / "test_metrics.json", json.dumps(result, indent=2))
