@@ -73,7 +73,8 @@ class NerModel(Section):
     crf: bool = True
     """A CRF over tag sequences (False: softmax per token, the ablation)."""
     lowercase: bool = True
-    """Look words up in the vectors lowercased (False: as written, cased)."""
+    """Look words up in the vectors lowercased (False: as written, so each casing of a word is a row of
+    its own, starting from the vector as written, else lowercased)."""
     word_dropout: float = Field(0.0, ge=0, lt=1)
     """While training, replace each token's word by ``<unk>`` with this probability (Lample et al. 2016)."""
     variational_dropout: bool = False
